@@ -1,0 +1,57 @@
+"""The `nnprof` command line. Thin commands: parse, call one library function, print.
+
+This is the only module that prints. Heavy imports (torch, onnx, timm) stay inside the
+command bodies so that `nnprof --help` is instant.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+
+from nnprof import __version__
+from nnprof.errors import NNProfError
+
+app = typer.Typer(
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    help="Predict and measure neural-network inference latency (NAR-Former V2).",
+)
+out = Console()  # tables and results
+err = Console(stderr=True)  # progress, warnings, errors
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def user_errors(fn: F) -> F:
+    """Turn an NNProfError into one line on stderr and exit code 2 (never a traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except NNProfError as e:
+            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"nnprof {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """nnprof: model-zoo latency profiling."""
