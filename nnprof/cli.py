@@ -1,4 +1,4 @@
-"""The `nnprof` command line. Thin commands: parse, call one library function, print.
+"""The `nnprof` command line: the Typer app, shared consoles and the user-error wrapper.
 
 This is the only module that prints. Heavy imports (torch, onnx, timm) stay inside the
 command bodies so that `nnprof --help` is instant.
@@ -55,3 +55,7 @@ def main(
     ] = False,
 ) -> None:
     """nnprof: model-zoo latency profiling."""
+
+
+# Commands live in nnprof/commands/*, one module per area; importing them registers them.
+from nnprof.commands import collect, frontend, measure, nas, predictor, product  # noqa: E402,F401

@@ -1,0 +1,1 @@
+"""`nnprof` commands: nas."""
