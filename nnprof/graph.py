@@ -24,9 +24,12 @@ Conventions
   Clip ``min``/``max``, Reshape/Expand ``shape``, Tile ``repeats``, Slice
   ``starts``/``ends``/``axes``/``steps``, Pow ``exponent``. ``auto_pad`` convolutions and
   pools get explicit ``pads`` computed from the shapes.
-* Weight-stripped files (initializers that keep dims and type but no data, as in NNLQP)
-  work: only dims are needed for counting, and shape inference runs on a skeleton copy
-  that never holds the weights (which also keeps models > 2 GB working).
+* Weight-stripped files (initializers that keep dims and type but no data, as in NNLQP,
+  or data marked as external) work: only dims are needed for counting, and shape
+  inference runs on a skeleton copy that never holds the weights (which also keeps
+  models > 2 GB working). Old files that list initializers among the graph inputs are
+  fine. If a stripped tensor is a shape (a Reshape target), shapes after it are unknown.
+* Control-flow bodies (If/Loop/Scan) are not expanded: such a node counts 0.
 
 Counts
 ------
@@ -278,14 +281,15 @@ def _fmt(dims: list[Any] | None) -> str:
 
 
 def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy without the weight data (dims and types kept); small tensors keep their data."""
-    import onnx
+    """A copy without the weight data (dims and types kept); small tensors keep their data.
 
-    sk = onnx.ModelProto()
-    sk.CopyFrom(_without_initializers(model))
+    Tensors whose data is missing (stripped, or stored externally) keep only name, type
+    and dims, so that shape inference never tries to read them.
+    """
+    sk = _without_initializers(model)
     for t in model.graph.initializer:
         s = sk.graph.initializer.add()
-        if _numel(t.dims) <= _SMALL:
+        if _numel(t.dims) <= _SMALL and _has_data(t):
             s.CopyFrom(t)
         else:
             s.name, s.data_type = t.name, t.data_type

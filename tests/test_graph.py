@@ -313,6 +313,46 @@ def test_weight_stripped_file(tmp_path):
     assert g.macs == 4 * 64 * 27 and g.params == 112
 
 
+def test_external_stripped_markers_and_initializers_listed_as_inputs(tmp_path):
+    from onnx.external_data_helper import set_external_data
+
+    m = _conv_model()
+    full = from_onnx(m)
+    m.ir_version = 3  # old exporters also list every initializer among the graph inputs
+    for t in m.graph.initializer:
+        m.graph.input.append(helper.make_tensor_value_info(t.name, F, list(t.dims)))
+        set_external_data(t, location='{"type": "stripped"}')  # onnx's weight-stripping tool
+        t.ClearField("raw_data")
+        t.ClearField("float_data")
+    p = tmp_path / "external.onnx"
+    p.write_bytes(m.SerializeToString())
+    g = from_onnx(load_onnx(p))
+    assert g.to_dict() == full.to_dict()
+    assert g.input_shape == [1, 3, 8, 8]
+    g2 = from_onnx(set_input_shape(load_onnx(p), batch_size=2))
+    assert g2.input_shape == [2, 3, 8, 8] and g2.nodes[0].macs == 2 * full.nodes[0].macs
+
+
+def test_stripped_shape_tensor_leaves_later_shapes_unknown():
+    shape = numpy_helper.from_array(np.array([1, -1], np.int64), "shape")
+    m = _model(
+        [
+            helper.make_node("Relu", ["x"], ["r"]),
+            helper.make_node("Reshape", ["r", "shape"], ["f"]),
+            helper.make_node("Gemm", ["f", "w"], ["y"], transB=1),
+        ],
+        [("x", [1, 2, 4, 4])],
+        ["y"],
+        [shape, _init("w", 10, 32)],
+    )
+    assert [n.out_shape for n in from_onnx(m).nodes] == [[1, 2, 4, 4], [1, 32], [1, 10]]
+    m.graph.initializer[0].ClearField("raw_data")
+    m.graph.initializer[0].ClearField("int64_data")
+    g = from_onnx(m)
+    assert [n.out_shape for n in g.nodes] == [[1, 2, 4, 4], [], []]
+    assert g.nodes[2].macs == 0 and g.nodes[2].params == 320  # params need dims only
+
+
 def _one_line_error(path):
     with pytest.raises(NNProfError) as e:
         load_onnx(path)
