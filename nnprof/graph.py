@@ -675,7 +675,10 @@ def from_onnx(model: onnx.ModelProto, name: str = "") -> RawGraph:
         out_shapes = [shapes.get(o) for o in n.output if o]
         out_shape = (out_shapes[0] or []) if out_shapes else []
         attrs = {a.name: v for a in n.attribute if (v := _attr_value(a)) is not None}
-        for k, key in _INPUT_ATTRS.get(n.op_type, {}).items():
+        from_inputs = _INPUT_ATTRS.get(n.op_type, {})
+        if n.op_type == "Resize" and len(n.input) == 2:
+            from_inputs = {1: "scales"}  # opset 10: Resize(X, scales)
+        for k, key in from_inputs.items():
             if k < len(n.input) and n.input[k] in consts and key not in attrs:
                 v = consts[n.input[k]].value
                 if v is not None:

@@ -215,6 +215,21 @@ def test_elementwise_softmax_resize():
     assert _one("Transpose", [1, 4, 8, 8], perm=[0, 2, 3, 1]).macs == 0
 
 
+def test_old_opset_resize_and_upsample():
+    scales = numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "scales")
+    for op, opset in (("Resize", 10), ("Upsample", 9)):
+        m = _model(
+            [helper.make_node(op, ["x", "scales"], ["y"])],
+            [("x", [1, 2, 4, 4])],
+            ["y"],
+            [scales],
+            opset,
+        )
+        (n,) = from_onnx(m).nodes
+        assert n.op == op and n.out_shape == [1, 2, 8, 8] and n.macs == 128 and n.params == 0
+        assert n.attrs["scales"] == [1.0, 1.0, 2.0, 2.0]
+
+
 # --------------------------------------------------------------------------- graph structure
 
 
