@@ -57,7 +57,9 @@ def _err(name):
 
 def test_unknown_name_lists_close_matches_in_one_line():
     msg = _err("resnt50")
-    assert msg.startswith("unknown model 'resnt50' in torchvision or timm; close matches: tv:resnet50,")
+    assert msg.startswith(
+        "unknown model 'resnt50' in torchvision or timm; close matches: tv:resnet50,"
+    )
     assert _err("tv:mobilenet_v4").startswith(
         "unknown model 'tv:mobilenet_v4' in torchvision; close matches: tv:mobilenet_v2"
     )
@@ -140,7 +142,9 @@ def test_default_input_size(name, size):
 def test_min_input_size():
     assert zoo.min_input_size(zoo.resolve("tv:inception_v3")) == 75
     assert zoo.min_input_size(zoo.resolve("tv:vit_b_16")) == 1  # built for any size
-    with pytest.raises(NNProfError, match="input size 32 is too small for tv:inception_v3: at least 75"):
+    with pytest.raises(
+        NNProfError, match="input size 32 is too small for tv:inception_v3: at least 75"
+    ):
         zoo.build(zoo.resolve("tv:inception_v3"), 32)
 
 
