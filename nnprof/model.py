@@ -184,7 +184,8 @@ class LatencyHead(nn.Module):
         e = \mathrm{ReLU}(W_s s + b_s), \quad
         \hat y = -\log\sigma(\mathrm{FC}(\mathrm{ReLU}(\mathrm{FC}(\mathrm{ReLU}(\mathrm{FC}([h; e]))))))
 
-    ``-log sigmoid(z) = softplus(-z) > 0``, so a latency is always positive.
+    ``-log sigmoid(z) = softplus(-z) > 0``, so a latency is always positive. ``out_scale``
+    (a buffer, 1 unless fine-tuning calibrated it to a new device) multiplies the output.
     """
 
     def __init__(self, hidden: int, static_dim: int, dropout: float):
@@ -194,13 +195,14 @@ class LatencyHead(nn.Module):
         self.fc2 = nn.Linear(hidden, hidden)
         self.fc3 = nn.Linear(hidden, 1)
         self.drop = nn.Dropout(dropout)
+        self.register_buffer("out_scale", torch.ones(()))
 
     def forward(self, pooled: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         e = F.relu(self.static(static))  # (B, D)
         h = torch.cat([pooled, e], dim=-1)  # (B, 2D)
         h = self.drop(F.relu(self.fc1(h)))  # (B, D)
         h = self.drop(F.relu(self.fc2(h)))  # (B, D)
-        return -F.logsigmoid(self.fc3(h)).squeeze(-1)  # (B,)
+        return -F.logsigmoid(self.fc3(h)).squeeze(-1) * self.out_scale  # (B,)
 
 
 class NARFormerV2(nn.Module):

@@ -1,1 +1,331 @@
-"""`nnprof` commands: predictor."""
+"""`nnprof` commands: predictor (train, evaluate).
+
+    nnprof train DATASET [--model narformer2|gnn|flops|flops-mem|global-attn] [-o ckpt.pt]
+    nnprof evaluate DATASET --checkpoint ckpt.pt
+    nnprof evaluate DATASET --protocol in-distribution|leave-one-family-out|both --models all
+
+DATASET is a measured zoo directory (default ``zoo/``), an NNLQP ``gt.txt`` (or a folder
+holding one), or ``synthetic:N`` (N generated networks per family, for trying things out).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nnprof.cli import app, err, out, user_errors
+from nnprof.errors import NNProfError
+
+MODEL_KINDS = ("narformer2", "gnn", "flops", "flops-mem", "global-attn")
+METHOD_LABEL = {  # short column heads, in the spirit of the paper's tables
+    "flops": "FLOPs",
+    "flops-mem": "FLOPs+MAC",
+    "gnn": "NNLP GNN",
+    "global-attn": "Global attn",
+    "narformer2": "NARFormerV2",
+}
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Protocol(str, Enum):
+    in_distribution = "in-distribution"
+    leave_one_family_out = "leave-one-family-out"
+    both = "both"
+
+
+Dataset = Annotated[
+    str,
+    typer.Argument(help="Zoo directory, NNLQP gt.txt (or its folder), or synthetic:N."),
+]
+Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (paper: 50).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of initialisation and batch order.")]
+Device = Annotated[str, typer.Option("--device", help="auto (cuda if available) | cpu | cuda.")]
+PlatformOpt = Annotated[
+    str | None, typer.Option("--platform", help="NNLQP PlatformId to use when gt.txt mixes several.")
+]
+ValFrac = Annotated[float, typer.Option("--val-frac", min=0.0, max=0.5, help="Validation share per family.")]
+TestFrac = Annotated[float, typer.Option("--test-frac", min=0.0, max=0.5, help="Test share per family (when the dataset fixes no split).")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+@contextlib.contextmanager
+def _progress_bar():
+    """A Rich progress bar on stderr driven by train.py's progress events."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}  val MAPE {task.fields[val]}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    state: dict[str, Any] = {"task": None, "label": ""}
+
+    def on_event(ev: dict[str, Any]) -> None:
+        kind = ev.get("event")
+        if kind == "start":
+            if state["task"] is not None:
+                bar.remove_task(state["task"])
+            state["task"] = bar.add_task(f"{state['label']}{ev['kind']}", total=ev["total_steps"], loss="-", val="-")
+        elif kind == "step":
+            bar.update(state["task"], advance=1, loss=f"{ev['loss']:.4f}")
+        elif kind == "epoch" and ev.get("val_mape") is not None:
+            bar.update(state["task"], val=f"{ev['val_mape']:.2f}%")
+        elif kind == "tested":
+            err.print(f"{ev['kind']} seed {ev['seed']} {ev['split']}: test MAPE {ev['mape']:.2f}%", highlight=False)
+
+    with bar:
+        yield on_event
+
+
+def _fmt(v: float | None, pct: bool = True) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}%" if pct else f"{v:.3f}"
+
+
+def _cell(stat: dict[str, Any]) -> str:
+    """A percentage without the % sign (the column head says %), ± std over seeds."""
+    if stat["mean"] is None:
+        return "-"
+    s = f"{stat['mean']:.2f}"
+    if stat["n"] > 1:
+        s += f"±{stat['std']:.2f}"
+    return s
+
+
+def _score_table(title: str, scores: dict[str, dict]):
+    from rich.table import Table
+
+    t = Table(title=title)
+    for col in ("family", "n", "MAPE", "Acc(5%)", "Acc(10%)", "Kendall tau", "Spearman rho"):
+        t.add_column(col, justify="left" if col == "family" else "right")
+    for fam, s in scores.items():
+        t.add_row(
+            fam, str(s["n"]), _fmt(s["mape"]), _fmt(s["acc5"]), _fmt(s["acc10"]),
+            _fmt(s["kendall"], False), _fmt(s["spearman"], False),
+        )
+    return t
+
+
+def _print_wide(renderable) -> None:
+    """Print a table at its natural width even on a narrow or non-terminal stdout (no "…")."""
+    import io
+
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    need = Measurement.get(out, out.options.update_width(10_000), renderable).maximum
+    if need <= out.width:
+        out.print(renderable)
+        return
+    wide = Console(file=io.StringIO(), width=need, force_terminal=out.is_terminal, color_system=out.color_system)
+    wide.print(renderable)
+    out.print(Text.from_ansi(wide.file.getvalue()), soft_wrap=True, end="")
+
+
+def _score_rows(scores: dict[str, dict], **extra) -> list[dict[str, Any]]:
+    return [{**extra, "family": fam, **s} for fam, s in scores.items()]
+
+
+def _print_csv(rows: list[dict[str, Any]]) -> None:
+    import csv
+    import io
+
+    if not rows:
+        return
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    out.print(buf.getvalue(), end="", markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_json(obj: Any) -> None:
+    out.print(json.dumps(obj, indent=2, allow_nan=False), markup=False, highlight=False, soft_wrap=True)
+
+
+def _load(dataset: str, platform: str | None):
+    from nnprof.data import load_dataset
+
+    samples = load_dataset(dataset, platform)
+    if len(samples) < 3:
+        raise NNProfError(f"{dataset} holds {len(samples)} samples; a predictor needs at least 3")
+    return samples
+
+
+@app.command()
+@user_errors
+def train(
+    dataset: Dataset = "zoo/",
+    model: Annotated[str, typer.Option("--model", "-m", help="narformer2 | gnn | flops | flops-mem | global-attn")] = "narformer2",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Checkpoint path (default: <model>.pt).")] = None,
+    epochs: Epochs = 50,
+    seed: Seed = 0,
+    device: Device = "auto",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Training batch (paper: 16).")] = 16,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (paper: 1e-3).")] = 1e-3,
+    val_frac: ValFrac = 0.1,
+    test_frac: TestFrac = 0.1,
+    platform: PlatformOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Train a latency predictor on a dataset's train part; select on validation; report test."""
+    if model not in MODEL_KINDS:
+        raise NNProfError(f"unknown model {model!r}; choose one of {', '.join(MODEL_KINDS)}")
+    import torch
+
+    from nnprof import train as T
+    from nnprof.data import split_in_distribution
+
+    T.resolve_device(device)  # fail before the slow part
+    samples = _load(dataset, platform)
+    split = split_in_distribution(samples, val_frac, test_frac, seed=0)
+    err.print(f"{len(samples)} samples: train {len(split.train)}, val {len(split.val)}, test {len(split.test)}; encoding...", highlight=False)
+    neural = model not in ("flops", "flops-mem")
+    tr, va, te = (T.prepare(p, neural) for p in (split.train, split.val, split.test))
+    cfg = T.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    with _progress_bar() as progress:
+        res = T.train_model(model, tr, va, cfg, progress=progress)
+    test = T.evaluate(res.model, te) if len(te) else None
+    ckpt = T.make_checkpoint(res, split.train, split.val, test, cfg, extra={"dataset": str(dataset), "split": split.sizes()})
+    path = T.save_checkpoint(ckpt, output or Path(f"{model}.pt"))
+    err.print(f"saved {path} ({T.count_parameters(res.model):,} parameters, best epoch {res.best_epoch}, torch {torch.__version__})", highlight=False)
+    if fmt is Format.json:
+        _print_json({"checkpoint": str(path), "kind": model, "parameters": ckpt["parameters"], "best_epoch": res.best_epoch, "split": split.sizes(), "val": res.val, "test": test})
+    elif fmt is Format.csv:
+        rows = _score_rows(res.val or {}, part="val") + _score_rows(test or {}, part="test")
+        _print_csv(rows)
+    else:
+        if res.val:
+            out.print(_score_table(f"{model}: validation", res.val))
+        if test:
+            out.print(_score_table(f"{model}: test", test))
+
+
+def _method_table(title: str, result: dict[str, Any], group_label: str, summary_row: str, summary_first: bool):
+    from rich.table import Table
+
+    kinds = result["kinds"]
+    res = result["results"]
+    fams = sorted({g for k in kinds for g in res[k] if g != summary_row})
+    groups = [summary_row, *fams] if summary_first else [*fams, summary_row]
+    t = Table(title=title)
+    t.add_column(group_label, no_wrap=True)
+    for k in kinds:
+        t.add_column(f"MAPE %\n{METHOD_LABEL[k]}", justify="right", no_wrap=True)
+    for k in kinds:
+        t.add_column(f"Acc(10%) %\n{METHOD_LABEL[k]}", justify="right", no_wrap=True)
+    for g in groups:
+        label = {"all": "All", "average": "Average"}.get(g, g)
+        t.add_row(
+            label,
+            *[_cell(res[k][g]["mape"]) if g in res[k] else "-" for k in kinds],
+            *[_cell(res[k][g]["acc10"]) if g in res[k] else "-" for k in kinds],
+            # a line between the summary row and the families
+            end_section=g == (summary_row if summary_first else fams[-1] if fams else None),
+        )
+    return t
+
+
+def _protocol_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for k, groups in result["results"].items():
+        for g, ms in groups.items():
+            row = {"protocol": result["protocol"], "model": k, "family": g}
+            for m, st in ms.items():
+                row[f"{m}_mean"] = st["mean"]
+                row[f"{m}_std"] = st["std"]
+                row["runs"] = st["n"]
+            rows.append(row)
+    return rows
+
+
+@app.command()
+@user_errors
+def evaluate(
+    dataset: Dataset = "zoo/",
+    checkpoint: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Score this checkpoint on the dataset.")] = None,
+    part: Annotated[str, typer.Option("--part", help="With --checkpoint: test | val | train | all samples of the dataset.")] = "test",
+    protocol: Annotated[Protocol | None, typer.Option("--protocol", "-p", help="Train and test every method under a protocol.")] = None,
+    models: Annotated[str, typer.Option("--models", help="all, or a comma list of narformer2,gnn,flops,flops-mem,global-attn.")] = "all",
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Training runs per method (mean ± std).")] = 1,
+    epochs: Epochs = 50,
+    device: Device = "auto",
+    val_frac: ValFrac = 0.1,
+    test_frac: TestFrac = 0.1,
+    families: Annotated[str | None, typer.Option("--families", help="Leave-one-family-out: only hold out these (comma list).")] = None,
+    platform: PlatformOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Score a checkpoint, or train and test every method under the paper's protocols."""
+    from nnprof import train as T
+
+    if (checkpoint is None) == (protocol is None):
+        raise NNProfError("give either --checkpoint ckpt.pt or --protocol in-distribution|leave-one-family-out|both")
+    if checkpoint is not None:
+        from nnprof.data import split_in_distribution
+
+        if part not in ("test", "val", "train", "all"):
+            raise NNProfError(f"--part {part!r}: use test, val, train or all")
+        model, ckpt = T.load_checkpoint(checkpoint)
+        samples = _load(dataset, platform)
+        if part == "all":
+            chosen = samples
+        else:
+            chosen = getattr(split_in_distribution(samples, val_frac, test_frac, seed=0), part)
+        if not chosen:
+            raise NNProfError(f"the {part} part of {dataset} is empty; try --part all")
+        data = T.prepare(chosen, ckpt["kind"] not in ("flops", "flops-mem"))
+        scores = T.evaluate(model, data, device=T.resolve_device(device))
+        if fmt is Format.json:
+            _print_json({"checkpoint": str(checkpoint), "kind": ckpt["kind"], "dataset": dataset, "part": part, "scores": scores})
+        elif fmt is Format.csv:
+            _print_csv(_score_rows(scores, kind=ckpt["kind"], part=part))
+        else:
+            out.print(_score_table(f"{ckpt['kind']} ({checkpoint}) on the {part} part of {dataset}", scores))
+        return
+
+    # the paper's column order: simple baselines first, NAR-Former V2 last
+    kinds = ["flops", "flops-mem", "gnn", "global-attn", "narformer2"] if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+    for k in kinds:
+        if k not in MODEL_KINDS:
+            raise NNProfError(f"unknown model {k!r} in --models; use all or a comma list of {', '.join(MODEL_KINDS)}")
+    T.resolve_device(device)
+    samples = _load(dataset, platform)
+    protocols = ["in-distribution", "leave-one-family-out"] if protocol is Protocol.both else [protocol.value]
+    held = [f.strip() for f in families.split(",")] if families else None
+    cfg = T.TrainConfig(epochs=epochs, device=device)
+    results = []
+    with _progress_bar() as progress:
+        for p in protocols:
+            results.append(T.run_protocol(samples, p, kinds, seeds, cfg, val_frac, test_frac, held, progress))
+    if fmt is Format.json:
+        _print_json({"dataset": dataset, "protocols": results})
+        return
+    if fmt is Format.csv:
+        _print_csv([r for res in results for r in _protocol_rows(res)])
+        return
+    for res in results:
+        runs = f"{seeds} seed(s), {epochs} epochs"
+        if res["protocol"] == "in-distribution":
+            sizes = next(iter(res["splits"].values()))
+            title = f"In-distribution (Table 1 layout): test MAPE and Acc(10%) per family; {runs}; train {sizes['train']} / val {sizes['val']} / test {sizes['test']}"
+            _print_wide(_method_table(title, res, "Test family", "all", True))
+        else:
+            title = f"Leave one family out (Table 2 layout): trained on the other families; {runs}"
+            _print_wide(_method_table(title, res, "Held-out family", "average", False))

@@ -1,0 +1,607 @@
+"""Training, evaluation, fine-tuning and self-describing checkpoints for the latency models.
+
+Training follows NAR-Former V2 (Sec. 4.1, supplement C.3): Adam, learning rate warmed up
+linearly over the first 10% of steps to 1e-3 then decayed linearly to 0, stepped per
+batch; batch 16; loss ``mean((prediction / target - 1)^2)`` on latency in milliseconds.
+Unlike the reference code, the epoch kept is the best on a validation part fixed before
+training; the test part is never looked at during training.
+
+This module prints nothing: progress goes to an optional callback (the CLI draws a Rich
+bar with it). Graphs are encoded once, up front (`prepare`), never per epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import random
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from nnprof import __version__
+from nnprof import encode as enc
+from nnprof import metrics as M
+from nnprof.data import Sample, Split, split_in_distribution, split_leave_one_family_out, summary
+from nnprof.errors import NNProfError
+from nnprof.graph import RawGraph
+from nnprof.model import (
+    KINDS,
+    NEURAL_KINDS,
+    REGRESSION_KINDS,
+    FlopsRegression,
+    ModelArgs,
+    build_model,
+    count_parameters,
+)
+
+CHECKPOINT_FORMAT = "nnprof-latency-checkpoint"
+CHECKPOINT_VERSION = 1
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 50  # supplement C.3.1
+    batch_size: int = 16
+    lr: float = 1e-3  # peak learning rate after warm-up
+    warmup: float = 0.1  # share of all steps spent warming up
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    eval_batch_size: int = 128  # inference batches (bucketed by graph size)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` = cuda when available, else cpu. Asking for cuda without a GPU is a user error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cpu":
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise NNProfError("--device cuda but no CUDA GPU is visible to torch; use --device cpu")
+        return torch.device("cuda")
+    raise NNProfError(f"unknown device {name!r}; use auto, cpu or cuda")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------------------
+# encoded data
+
+
+@dataclass
+class Encoded:
+    """Samples encoded once: node tensors, whole-network counts and targets, index-aligned."""
+
+    graphs: list[enc.EncodedGraph] | None  # None when only the regressions need the data
+    counts: torch.Tensor  # (M, 2) float64: MACs, memory access (elements)
+    latency: torch.Tensor  # (M,) float32 ms; zeros when unknown
+    families: list[str]
+    ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, idx: Sequence[int]) -> Encoded:
+        idx = list(idx)
+        return Encoded(
+            graphs=None if self.graphs is None else [self.graphs[i] for i in idx],
+            counts=self.counts[idx],
+            latency=self.latency[idx],
+            families=[self.families[i] for i in idx],
+            ids=[self.ids[i] for i in idx],
+        )
+
+
+def _encode_graph(g: RawGraph, where: str) -> enc.EncodedGraph:
+    try:
+        return enc.encode(g)
+    except NNProfError:
+        raise
+    except Exception as e:  # a graph the encoder cannot handle is a data problem: name it
+        raise NNProfError(f"{where}: cannot encode graph ({type(e).__name__}: {e})") from None
+
+
+def prepare(samples: Sequence[Sample], graphs: bool = True) -> Encoded:
+    """Encode every sample once (skip the node encoding with ``graphs=False``)."""
+    return Encoded(
+        graphs=[_encode_graph(s.graph, s.id) for s in samples] if graphs else None,
+        counts=torch.tensor([[float(s.graph.macs), float(s.graph.mem)] for s in samples], dtype=torch.float64).reshape(-1, 2),
+        latency=torch.tensor([s.latency_ms for s in samples], dtype=torch.float32),
+        families=[s.family for s in samples],
+        ids=[s.id for s in samples],
+    )
+
+
+def prepare_graphs(raw: Sequence[RawGraph]) -> Encoded:
+    """Encode raw graphs with no measured latency (for prediction)."""
+    return Encoded(
+        graphs=[_encode_graph(g, g.name) for g in raw],
+        counts=torch.tensor([[float(g.macs), float(g.mem)] for g in raw], dtype=torch.float64).reshape(-1, 2),
+        latency=torch.zeros(len(raw)),
+        families=["" for _ in raw],
+        ids=[g.name for g in raw],
+    )
+
+
+def size_buckets(graphs: Sequence[enc.EncodedGraph], batch_size: int) -> list[list[int]]:
+    """Index batches of graphs of similar size: sorting by node count cuts padding."""
+    order = sorted(range(len(graphs)), key=lambda i: graphs[i].num_nodes)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+@torch.inference_mode()
+def predict(model: torch.nn.Module, data: Encoded, batch_size: int = 128, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Latency predictions (M,) in ms, in the order of `data`."""
+    device = torch.device(device)
+    if isinstance(model, FlopsRegression):
+        return model.to(device)(data.counts.to(device)).float().cpu()
+    model.eval().to(device)
+    out = torch.empty(len(data))
+    for idx in size_buckets(data.graphs, batch_size):
+        batch = enc.collate([data.graphs[i] for i in idx]).to(device)
+        out[idx] = model(batch).float().cpu()
+    return out
+
+
+def evaluate(model: torch.nn.Module, data: Encoded, batch_size: int = 128, device: torch.device | str = "cpu") -> dict:
+    """`metrics.score_by_family` of the model's predictions on `data`."""
+    pred = predict(model, data, batch_size, device)
+    return M.score_by_family(data.latency.tolist(), pred.tolist(), data.families)
+
+
+# ----------------------------------------------------------------------------------------
+# training
+
+
+def relative_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mean((pred / target - 1)^2): the squared relative error the paper trains on."""
+    return ((pred / target - 1.0) ** 2).mean()
+
+
+def warmup_linear(total_steps: int, warmup: float) -> Callable[[int], float]:
+    """LR factor: linear 0 -> 1 over the first `warmup` share of steps, then linear -> 0."""
+    warm = max(1, int(round(warmup * total_steps)))
+
+    def factor(step: int) -> float:  # step = optimizer steps already taken
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total_steps - step) / max(1, total_steps - warm))
+
+    return factor
+
+
+@dataclass
+class TrainResult:
+    model: torch.nn.Module
+    kind: str
+    args: ModelArgs
+    val: dict | None  # score_by_family on the validation part, of the kept state
+    best_epoch: int  # epoch of the kept state (1-based; 0 = closed-form fit / initial state)
+    history: list[dict] = field(default_factory=list)  # per epoch: loss, val_mape
+    seconds: float = 0.0
+    graphs_per_second: float = 0.0  # training throughput (forward + backward)
+
+
+def train_model(
+    kind: str,
+    train: Encoded,
+    val: Encoded | None,
+    cfg: TrainConfig | None = None,
+    args: ModelArgs | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train one model of `kind` on `train`; keep the epoch with the lowest validation MAPE."""
+    import time
+
+    cfg = cfg or TrainConfig()
+    if kind not in KINDS:
+        raise NNProfError(f"unknown model {kind!r}; choose one of {', '.join(KINDS)}")
+    if len(train) == 0:
+        raise NNProfError("no training samples")
+    val = val if val is not None and len(val) else None
+    device = resolve_device(cfg.device)
+    seed_everything(cfg.seed)
+    # the node width always comes from the data (the encoder decides it, not the caller)
+    node_dim = int(train.graphs[0].x.shape[1]) if train.graphs else int(getattr(enc, "NODE_DIM", 152))
+    args = replace(args or ModelArgs(), node_dim=node_dim)
+    model = build_model(kind, args)
+    t0 = time.perf_counter()
+
+    if kind in REGRESSION_KINDS:
+        model.fit(train.counts, train.latency)
+        vm = evaluate(model, val) if val is not None else None
+        if progress:
+            progress({"event": "done", "kind": kind, "val_mape": vm["all"]["mape"] if vm else None})
+        return TrainResult(model, kind, args, vm, 0, [], time.perf_counter() - t0)
+
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    n = len(train)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear(total, cfg.warmup))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    best_state, best_mape, best_epoch, best_val = None, math.inf, 0, None
+    history = []
+    train_time = 0.0
+    if progress:
+        progress({"event": "start", "kind": kind, "total_steps": total, "epochs": cfg.epochs})
+    for epoch in range(1, cfg.epochs + 1):
+        model.train()
+        perm = torch.randperm(n, generator=gen).tolist()
+        loss_sum, seen = 0.0, 0
+        te = time.perf_counter()
+        for s in range(steps_per_epoch):
+            idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
+            batch = enc.collate([train.graphs[i] for i in idx]).to(device)
+            target = train.latency[idx].to(device)
+            loss = relative_mse(model(batch), target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.item() * len(idx)
+            seen += len(idx)
+            if progress:
+                progress({"event": "step", "kind": kind, "epoch": epoch, "loss": loss_sum / seen})
+        train_time += time.perf_counter() - te
+        rec = {"epoch": epoch, "loss": loss_sum / seen, "lr": sched.get_last_lr()[0]}
+        if val is not None:
+            vm = evaluate(model, val, cfg.eval_batch_size, device)
+            rec["val_mape"] = vm["all"]["mape"]
+            if vm["all"]["mape"] < best_mape:
+                best_mape, best_epoch, best_val = vm["all"]["mape"], epoch, vm
+                best_state = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+        history.append(rec)
+        if progress:
+            progress({"event": "epoch", "kind": kind, **rec})
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:  # no validation data: keep the last epoch
+        best_epoch = cfg.epochs
+    model.eval().cpu()
+    return TrainResult(
+        model, kind, args, best_val, best_epoch, history, time.perf_counter() - t0,
+        graphs_per_second=n * cfg.epochs / train_time if train_time > 0 else 0.0,
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# checkpoints
+
+
+def _feature_info() -> dict[str, Any]:
+    vocab = None
+    for name in ("VOCAB", "OP_VOCAB", "OPS", "OP_TYPES"):
+        v = getattr(enc, name, None)
+        if isinstance(v, (list, tuple)) or isinstance(v, dict):
+            vocab = list(v)
+            break
+    return {
+        "feature_version": getattr(enc, "FEATURE_VERSION", None),
+        "node_dim": getattr(enc, "NODE_DIM", None),
+        "vocabulary": vocab,
+    }
+
+
+def make_checkpoint(
+    result: TrainResult,
+    train_samples: Sequence[Sample],
+    val_samples: Sequence[Sample] = (),
+    test_metrics: dict | None = None,
+    cfg: TrainConfig | None = None,
+    extra: dict | None = None,
+) -> dict[str, Any]:
+    """Everything needed to rebuild, trust and describe a model, in plain types + tensors."""
+    platforms = summary(list(train_samples))["platforms"]
+    ckpt = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": CHECKPOINT_VERSION,
+        "nnprof": __version__,
+        "torch": str(torch.__version__),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "kind": result.kind,
+        "model_args": result.args.to_dict(),
+        "parameters": count_parameters(result.model),
+        **_feature_info(),
+        "state_dict": {k: v.detach().cpu().clone() for k, v in result.model.state_dict().items()},
+        "train_data": summary(list(train_samples)),
+        "val_data": summary(list(val_samples)) if val_samples else None,
+        "platform": platforms[0] if len(platforms) == 1 else None,
+        "train_config": asdict(cfg) if cfg else None,
+        "best_epoch": result.best_epoch,
+        "history": result.history,
+        "metrics": {"val": result.val, "test": test_metrics},
+    }
+    if extra:
+        ckpt.update(extra)
+    return ckpt
+
+
+def _plain(obj: Any) -> Any:
+    """Tensors and plain Python only, so that ``torch.load(weights_only=True)`` accepts it."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, bool) or obj is None:
+        return obj
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        return float(obj)
+    return str(obj)
+
+
+def save_checkpoint(ckpt: dict[str, Any], path: str | Path) -> Path:
+    """Write atomically: a temporary file in the same folder, then os.replace."""
+    ckpt = _plain(ckpt)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(ckpt, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Load with ``weights_only=True``; refuse non-checkpoints and other feature versions."""
+    path = Path(path)
+    if not path.is_file():
+        raise NNProfError(f"checkpoint {path} not found; train one with `nnprof train DATASET -o {path}`")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise NNProfError(f"{path} is not an nnprof checkpoint ({type(e).__name__}); train one with `nnprof train`") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise NNProfError(f"{path} is not an nnprof checkpoint; train one with `nnprof train`")
+    if ckpt.get("format_version") != CHECKPOINT_VERSION:
+        raise NNProfError(f"{path} has checkpoint format {ckpt.get('format_version')}, this nnprof reads {CHECKPOINT_VERSION}; retrain it")
+    have = getattr(enc, "FEATURE_VERSION", None)
+    if ckpt.get("feature_version") != have:
+        raise NNProfError(
+            f"{path} was trained on feature version {ckpt.get('feature_version')} but this nnprof "
+            f"encodes version {have}; retrain with `nnprof train` (or use the nnprof that made it, "
+            f"{ckpt.get('nnprof')})"
+        )
+    if ckpt.get("kind") not in KINDS:
+        raise NNProfError(f"{path}: unknown model kind {ckpt.get('kind')!r}")
+    args = ModelArgs.from_dict(ckpt["model_args"])
+    model = build_model(ckpt["kind"], args)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise NNProfError(f"{path}: weights do not fit a {ckpt['kind']} model ({str(e).splitlines()[0]})") from None
+    return model.eval(), ckpt
+
+
+# ----------------------------------------------------------------------------------------
+# fine-tuning
+
+
+def _calibrate_scale(model: torch.nn.Module, data: Encoded) -> float:
+    """The factor c minimising mean((c p / t - 1)^2): c = sum(p/t) / sum((p/t)^2)."""
+    r = (predict(model, data) / data.latency).double()
+    return float(r.sum() / (r * r).sum())
+
+
+def finetune(
+    checkpoint: str | Path | tuple[torch.nn.Module, dict],
+    samples: Sequence[Sample],
+    epochs: int = 30,
+    lr: float = 1e-4,
+    val_frac: float = 0.2,
+    seed: int = 0,
+    batch_size: int = 8,
+    device: str = "auto",
+    progress: Progress | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Adapt a trained predictor to a few measured samples (works from ~20).
+
+    1. A seeded `val_frac` of the samples validates; the rest trains.
+    2. Candidate states: the original model; the original with its output rescaled by the
+       closed-form best factor on the train part (a new device is often mostly a change of
+       speed); then every epoch of gradient fine-tuning from the rescaled model with a low
+       peak lr (warm-up + linear decay as in training). A regression is simply refitted.
+    3. The candidate with the lowest validation MAPE is kept, so fine-tuning never makes
+       validation worse. Returns the model and an updated checkpoint dict (save it with
+       `save_checkpoint`).
+    """
+    model, ckpt = load_checkpoint(checkpoint) if not isinstance(checkpoint, tuple) else checkpoint
+    samples = list(samples)
+    if len(samples) < 2:
+        raise NNProfError(f"fine-tuning needs at least 2 measured samples, got {len(samples)}")
+    rng = random.Random(seed)
+    order = list(range(len(samples)))
+    rng.shuffle(order)
+    k = min(len(samples) - 1, max(1, round(val_frac * len(samples)))) if val_frac > 0 else 0
+    val_s = [samples[i] for i in sorted(order[:k])]
+    train_s = [samples[i] for i in sorted(order[k:])]
+    kind = ckpt["kind"]
+    neural = kind in NEURAL_KINDS
+    tr, va = prepare(train_s, neural), prepare(val_s, neural) if val_s else None
+    select = va if va is not None else tr  # no validation part: select on train (tiny sets)
+
+    def val_mape(m: torch.nn.Module) -> float:
+        return M.mape(select.latency.tolist(), predict(m, select).tolist())
+
+    candidates = [("original", 0, val_mape(model), copy.deepcopy(model.state_dict()))]
+    history: list[dict] = []
+    if not neural:
+        refit = build_model(kind, ModelArgs.from_dict(ckpt["model_args"]))
+        refit.fit(tr.counts, tr.latency)
+        candidates.append(("refit", 0, val_mape(refit), copy.deepcopy(refit.state_dict())))
+    else:
+        c = _calibrate_scale(model, tr)
+        model.head.out_scale.mul_(c)
+        candidates.append(("rescaled", 0, val_mape(model), copy.deepcopy(model.state_dict())))
+        cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+        dev = resolve_device(device)
+        seed_everything(seed)
+        model.to(dev)
+        opt = torch.optim.Adam(model.parameters(), lr=lr)
+        steps = math.ceil(len(tr) / batch_size)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear(steps * epochs, cfg.warmup))
+        gen = torch.Generator().manual_seed(seed)
+        if progress:
+            progress({"event": "start", "kind": kind, "total_steps": steps * epochs, "epochs": epochs})
+        for epoch in range(1, epochs + 1):
+            model.train()
+            perm = torch.randperm(len(tr), generator=gen).tolist()
+            tot = 0.0
+            for s in range(steps):
+                idx = perm[s * batch_size : (s + 1) * batch_size]
+                batch = enc.collate([tr.graphs[i] for i in idx]).to(dev)
+                loss = relative_mse(model(batch), tr.latency[idx].to(dev))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                tot += loss.item() * len(idx)
+                if progress:
+                    progress({"event": "step", "kind": kind, "epoch": epoch, "loss": tot / len(tr)})
+            model.cpu()
+            vm = val_mape(model)
+            model.to(dev)
+            history.append({"epoch": epoch, "loss": tot / len(tr), "val_mape": vm})
+            candidates.append(("epoch", epoch, vm, {k2: v.detach().cpu().clone() for k2, v in model.state_dict().items()}))
+            if progress:
+                progress({"event": "epoch", "kind": kind, **history[-1]})
+        model.cpu()
+    name, epoch, best, state = min(candidates, key=lambda c: c[2])
+    if not neural and name == "refit":
+        model = build_model(kind, ModelArgs.from_dict(ckpt["model_args"]))
+    model.load_state_dict(state)
+    model.eval()
+    new = dict(ckpt)
+    new["state_dict"] = {k2: v.detach().cpu().clone() for k2, v in model.state_dict().items()}
+    new["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    new["nnprof"] = __version__
+    new["finetune"] = {
+        "train_data": summary(train_s),
+        "val_data": summary(val_s) if val_s else None,
+        "epochs": epochs,
+        "lr": lr,
+        "seed": seed,
+        "kept": name,
+        "kept_epoch": epoch,
+        "selected_on": "val" if va is not None else "train",
+        "mape_before": candidates[0][2],
+        "mape_after": best,
+        "history": history,
+        "base_platform": ckpt.get("platform"),
+    }
+    plats = summary(samples)["platforms"]
+    new["platform"] = plats[0] if len(plats) == 1 else None
+    return model, new
+
+
+# ----------------------------------------------------------------------------------------
+# protocols: train and test every method
+
+
+def _index(split: Split, pos: dict[int, int]) -> tuple[list[int], list[int], list[int]]:
+    return tuple([pos[id(s)] for s in part] for part in (split.train, split.val, split.test))  # type: ignore[return-value]
+
+
+def run_protocol(
+    samples: Sequence[Sample],
+    protocol: str,
+    kinds: Sequence[str],
+    seeds: int = 1,
+    cfg: TrainConfig | None = None,
+    val_frac: float = 0.1,
+    test_frac: float = 0.1,
+    families: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    args: ModelArgs | None = None,
+) -> dict[str, Any]:
+    """Train and test every method of `kinds` under a protocol, `seeds` times each.
+
+    ``in-distribution``: one split fixed before training (`data.split_in_distribution`);
+    per method, a test score per family and over all. ``leave-one-family-out``: for each
+    family (or those in `families`), train on the others and test on it
+    (`data.split_leave_one_family_out`). Seeds change initialisation and batch order, never
+    the split. The closed-form regressions are deterministic and run once.
+
+    Returns plain types: {"protocol", "kinds", "seeds", "splits": {name: sizes},
+    "results": {kind: {group: {metric: {mean, std, n}}}}, "runs": [...]}; the groups are
+    families plus "all" (in-distribution) or held-out families plus "average"
+    (leave-one-family-out, the mean over held-out families of each seed's score).
+    """
+    cfg = cfg or TrainConfig()
+    samples = list(samples)
+    for k in kinds:
+        if k not in KINDS:
+            raise NNProfError(f"unknown model {k!r}; choose from {', '.join(KINDS)} or all")
+    all_fams = sorted({s.family for s in samples})
+    if protocol == "in-distribution":
+        splits = [split_in_distribution(samples, val_frac, test_frac, seed=0)]
+    elif protocol == "leave-one-family-out":
+        held = list(families) if families else all_fams
+        splits = [split_leave_one_family_out(samples, f, val_frac, seed=0) for f in held]
+    else:
+        raise NNProfError(f"unknown protocol {protocol!r}; use in-distribution or leave-one-family-out")
+    for sp in splits:
+        if not sp.train or not sp.test:
+            raise NNProfError(f"{sp.name}: empty train or test part ({sp.sizes()}); the dataset is too small")
+    data = prepare(samples, graphs=any(k in NEURAL_KINDS for k in kinds))
+    pos = {id(s): i for i, s in enumerate(samples)}
+    runs = []
+    for kind in kinds:
+        for seed in range(1 if kind in REGRESSION_KINDS else seeds):
+            per_split = {}
+            for sp in splits:
+                tr, va, te = _index(sp, pos)
+                res = train_model(kind, data.subset(tr), data.subset(va), TrainConfig(**{**asdict(cfg), "seed": seed}), args, progress)
+                score = evaluate(res.model, data.subset(te), cfg.eval_batch_size)
+                per_split[sp.name] = score
+                if progress:
+                    progress({"event": "tested", "kind": kind, "seed": seed, "split": sp.name, "mape": score["all"]["mape"]})
+            runs.append({"kind": kind, "seed": seed, "scores": per_split})
+    results: dict[str, Any] = {}
+    for kind in kinds:
+        kr = [r for r in runs if r["kind"] == kind]
+        if protocol == "in-distribution":
+            results[kind] = M.aggregate([r["scores"][splits[0].name] for r in kr])
+        else:
+            per_seed = []
+            for r in kr:
+                groups = {sp.name.split(":", 1)[1]: r["scores"][sp.name]["all"] for sp in splits}
+                groups["average"] = {
+                    m: (float(np.mean([g[m] for g in groups.values() if g[m] is not None])) if any(g[m] is not None for g in groups.values()) else None)
+                    for m in M.METRIC_NAMES
+                }
+                per_seed.append(groups)
+            results[kind] = M.aggregate(per_seed)
+    return {
+        "protocol": protocol,
+        "kinds": list(kinds),
+        "seeds": seeds,
+        "epochs": cfg.epochs,
+        "families": all_fams,
+        "splits": {sp.name: sp.sizes() for sp in splits},
+        "results": results,
+        "runs": runs,
+    }

@@ -1,0 +1,235 @@
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from nnprof import encode as enc
+from nnprof import train as T
+from nnprof.cli import app
+from nnprof.data import Sample, split_in_distribution, synthetic
+from nnprof.errors import NNProfError
+from nnprof.model import ModelArgs
+
+TINY = ModelArgs(hidden=16, groups=4, dropout=0.0)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def samples() -> list[Sample]:
+    return synthetic(8, seed=1)  # 3 families x 8
+
+
+@pytest.fixture(scope="module")
+def encoded(samples) -> T.Encoded:
+    return T.prepare(samples)
+
+
+def test_warmup_then_linear_decay():
+    f = T.warmup_linear(total_steps=20, warmup=0.1)  # 2 warm-up steps
+    assert [f(s) for s in range(4)] == [0.5, 1.0, 1.0, 17 / 18]
+    assert f(19) == pytest.approx(1 / 18)
+    assert f(20) == 0.0
+
+
+def test_relative_mse():
+    loss = T.relative_mse(torch.tensor([1.1, 1.8]), torch.tensor([1.0, 2.0]))
+    assert loss.item() == pytest.approx((0.1**2 + 0.1**2) / 2)
+
+
+def test_loss_falls_and_best_epoch_is_kept(encoded):
+    tr, va = encoded.subset(range(0, 24, 2)), encoded.subset(range(1, 24, 2))
+    res = T.train_model("narformer2", tr, va, T.TrainConfig(epochs=8, batch_size=4, lr=3e-3, device="cpu"), TINY)
+    losses = [h["loss"] for h in res.history]
+    assert losses[-1] < 0.5 * losses[0]
+    best = min(res.history, key=lambda h: h["val_mape"])
+    assert res.best_epoch == best["epoch"]
+    # the returned model is the kept epoch's, scored again from scratch
+    assert T.evaluate(res.model, va)["all"]["mape"] == pytest.approx(best["val_mape"], rel=1e-5)
+    assert res.args.node_dim == enc.NODE_DIM
+
+
+def test_hidden_8_model_overfits_four_graphs(encoded):
+    four = encoded.subset([0, 9, 17, 23])
+    cfg = T.TrainConfig(epochs=300, batch_size=4, lr=1e-2, device="cpu")
+    res = T.train_model("narformer2", four, None, cfg, ModelArgs(hidden=8, groups=2, dropout=0.0))
+    assert res.history[-1]["loss"] < 1e-3
+    assert T.evaluate(res.model, four)["all"]["mape"] < 3.0
+
+
+def test_regression_kinds_fit_in_closed_form(encoded):
+    res = T.train_model("flops-mem", encoded, encoded, T.TrainConfig(device="cpu"))
+    assert res.best_epoch == 0 and res.history == []
+    assert res.model.coef.shape == (3,)
+    assert res.val["all"]["n"] == 24
+
+
+def test_predict_keeps_input_order_despite_size_buckets(encoded):
+    torch.manual_seed(0)
+    model = T.build_model("gnn", ModelArgs(node_dim=enc.NODE_DIM, hidden=16, groups=4)).eval()
+    sub = encoded.subset([5, 20, 1, 13])
+    bucketed = T.predict(model, sub, batch_size=2)
+    alone = torch.cat([T.predict(model, sub.subset([i]), batch_size=1) for i in range(4)])
+    assert torch.allclose(bucketed, alone, rtol=1e-5)
+
+
+def test_checkpoint_round_trip_and_description(tmp_path, samples, encoded):
+    split = split_in_distribution(samples, 0.2, 0.2)
+    tr, va = T.prepare(split.train), T.prepare(split.val)
+    res = T.train_model("narformer2", tr, va, T.TrainConfig(epochs=1, device="cpu"), TINY)
+    ckpt = T.make_checkpoint(res, split.train, split.val, {"all": {"mape": 1.0}}, T.TrainConfig(epochs=1))
+    path = T.save_checkpoint(ckpt, tmp_path / "sub" / "m.pt")
+    assert [p.name for p in path.parent.iterdir()] == ["m.pt"]  # no temp file left
+    model, meta = T.load_checkpoint(path)
+    assert torch.equal(T.predict(model, encoded), T.predict(res.model, encoded))
+    assert meta["kind"] == "narformer2"
+    assert meta["model_args"]["hidden"] == 16
+    assert meta["feature_version"] == enc.FEATURE_VERSION
+    assert meta["node_dim"] == enc.NODE_DIM
+    assert meta["vocabulary"][:2] == ["Conv", "Relu"]
+    assert meta["train_data"]["families"] == {"plain": 5, "residual": 5, "wide": 5}
+    assert meta["train_data"]["latency_ms"]["min"] > 0
+    assert meta["platform"] == {"source": "synthetic"}
+    assert meta["metrics"]["test"] == {"all": {"mape": 1.0}}
+    assert meta["metrics"]["val"]["all"]["n"] == 3
+    assert meta["nnprof"]
+    torch.load(path, weights_only=True)  # plain types + tensors only
+
+
+def test_regression_checkpoint_round_trip(tmp_path, samples, encoded):
+    res = T.train_model("flops", encoded, None, T.TrainConfig())
+    T.save_checkpoint(T.make_checkpoint(res, samples), tmp_path / "f.pt")
+    model, meta = T.load_checkpoint(tmp_path / "f.pt")
+    assert meta["kind"] == "flops"
+    assert torch.equal(model.coef, res.model.coef)
+    assert torch.allclose(T.predict(model, encoded), T.predict(res.model, encoded))
+
+
+def test_checkpoint_refusals(tmp_path, samples, encoded, monkeypatch):
+    res = T.train_model("flops", encoded, None, T.TrainConfig())
+    good = T.save_checkpoint(T.make_checkpoint(res, samples), tmp_path / "f.pt")
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(NNProfError, match="notes.txt is not an nnprof checkpoint"):
+        T.load_checkpoint(text)
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
+    with pytest.raises(NNProfError, match="other.pt is not an nnprof checkpoint"):
+        T.load_checkpoint(tmp_path / "other.pt")
+    with pytest.raises(NNProfError, match="missing.pt not found"):
+        T.load_checkpoint(tmp_path / "missing.pt")
+    monkeypatch.setattr(enc, "FEATURE_VERSION", "some-future-encoding")
+    with pytest.raises(NNProfError, match="trained on feature version .* encodes version some-future-encoding; retrain"):
+        T.load_checkpoint(good)
+
+
+def test_finetune_adapts_to_a_slower_device_from_20_samples(samples, encoded):
+    res = T.train_model("narformer2", encoded, None, T.TrainConfig(epochs=2, device="cpu"), TINY)
+    base = (res.model, T.make_checkpoint(res, samples))
+    # a device 3x slower than what the base model predicts: rescaling alone fits it
+    before = T.predict(res.model, encoded)
+    new_device = [
+        Sample(s.id, s.family, s.graph, 3.0 * float(p), s.batch_size, s.input_size, {"cpu": "slow"})
+        for s, p in zip(samples[:20], before[:20].tolist(), strict=True)
+    ]
+    model, ckpt = T.finetune(base, new_device, epochs=3, lr=1e-4, val_frac=0.25, device="cpu")
+    ft = ckpt["finetune"]
+    assert ft["val_data"]["n"] == 5 and ft["train_data"]["n"] == 15
+    assert ft["mape_before"] == pytest.approx(100 * 2 / 3, rel=1e-4)
+    assert ft["mape_after"] < 1.0
+    assert ft["kept"] in ("rescaled", "epoch")
+    assert ckpt["platform"] == {"cpu": "slow"}
+    assert ckpt["train_data"] == base[1]["train_data"]  # the original data stays described
+    data = T.prepare(new_device)
+    assert T.evaluate(model, data)["all"]["mape"] < 1.0
+
+
+def test_finetune_refits_regressions(samples, encoded):
+    res = T.train_model("flops", encoded, None, T.TrainConfig())
+    scaled = [Sample(s.id, s.family, s.graph, 10 * s.latency_ms) for s in samples[:20]]
+    model, ckpt = T.finetune((res.model, T.make_checkpoint(res, samples)), scaled, val_frac=0.25)
+    assert ckpt["finetune"]["kept"] == "refit"
+    assert ckpt["finetune"]["mape_after"] < ckpt["finetune"]["mape_before"]
+
+
+def test_finetune_needs_two_samples(samples, encoded):
+    res = T.train_model("flops", encoded, None, T.TrainConfig())
+    with pytest.raises(NNProfError, match="at least 2"):
+        T.finetune((res.model, T.make_checkpoint(res, samples)), samples[:1])
+
+
+def test_device_handling():
+    assert T.resolve_device("cpu").type == "cpu"
+    assert T.resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(NNProfError, match="unknown device 'tpu'"):
+        T.resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(NNProfError, match="no CUDA GPU"):
+            T.resolve_device("cuda")
+
+
+def test_run_protocol_leave_one_family_out(samples):
+    cfg = T.TrainConfig(epochs=1, device="cpu")
+    out = T.run_protocol(samples, "leave-one-family-out", ["flops", "gnn"], seeds=2, cfg=cfg, args=TINY)
+    assert out["splits"] == {
+        f"leave-out:{f}": {"train": 14, "val": 2, "test": 8} for f in ("plain", "residual", "wide")
+    }
+    assert list(out["results"]["gnn"]) == ["plain", "residual", "wide", "average"]
+    assert out["results"]["gnn"]["average"]["mape"]["n"] == 2  # two seeds
+    assert out["results"]["flops"]["plain"]["mape"]["n"] == 1  # deterministic: one run
+    avg = out["results"]["flops"]["average"]["mape"]["mean"]
+    fams = [out["results"]["flops"][f]["mape"]["mean"] for f in ("plain", "residual", "wide")]
+    assert avg == pytest.approx(sum(fams) / 3)
+    json.dumps(out, allow_nan=False)
+
+
+# ---------------------------------------------------------------------------------- CLI
+
+
+def test_cli_train_then_evaluate_checkpoint(tmp_path):
+    ckpt = tmp_path / "m.pt"
+    r = runner.invoke(app, ["train", "synthetic:6", "--epochs", "1", "--device", "cpu", "-o", str(ckpt), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    assert ckpt.is_file()
+    r = runner.invoke(app, ["evaluate", "synthetic:6", "--checkpoint", str(ckpt), "--part", "all", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)
+    assert res["kind"] == "narformer2"
+    assert res["scores"]["all"]["n"] == 18
+    r = runner.invoke(app, ["evaluate", "synthetic:6", "--checkpoint", str(ckpt)])
+    assert r.exit_code == 0, r.output
+    assert "MAPE" in r.stdout and "plain" in r.stdout
+
+
+def test_cli_evaluate_protocols_all_models_tables():
+    r = runner.invoke(app, ["evaluate", "synthetic:4", "--protocol", "both", "--models", "all", "--epochs", "1", "--device", "cpu"])
+    assert r.exit_code == 0, r.output
+    out = r.stdout
+    assert "Table 1 layout" in out and "Table 2 layout" in out
+    for head in ("FLOPs+MAC", "NNLP GNN", "Global attn", "NARFormerV2", "Acc(10%)", "Average", "All"):
+        assert head in out
+    assert "…" not in out  # nothing truncated on a narrow stdout
+
+
+def test_cli_evaluate_protocol_json():
+    r = runner.invoke(app, ["evaluate", "synthetic:4", "-p", "in-distribution", "--models", "flops,flops-mem", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.stdout)["protocols"][0]
+    assert res["protocol"] == "in-distribution"
+    assert set(res["results"]) == {"flops", "flops-mem"}
+    assert set(res["results"]["flops"]) == {"all", "plain", "residual", "wide"}
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "synthetic:4", "--model", "bert"], "unknown model 'bert'"),
+        (["train", "no/such/dir"], "dataset 'no/such/dir' not found"),
+        (["evaluate", "synthetic:4"], "give either --checkpoint"),
+        (["evaluate", "synthetic:4", "-p", "both", "--models", "flops,xgb"], "unknown model 'xgb'"),
+    ],
+)
+def test_cli_user_errors(argv, message):
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 2, r.output
+    assert message in r.output
+    assert "Traceback" not in r.output
