@@ -12,8 +12,9 @@ Node vector (``NODE_DIM`` = ``N_OPS`` + 12 x 10)
   ``OP_VOCAB`` starts with the reference's 28 codes (its ``Upsample`` slot is ``Resize``;
   ``Upsample`` maps to it) and adds every op type that 91 torchvision and timm
   classification models produce after export (TorchScript exporter, opset 17) and onnxsim,
-  plus a few common relatives. With 64 ops + "other" the one-hot is 65 wide and
-  ``NODE_DIM`` = 65 + 120 = 185 (the paper's 152 had a 32-wide one-hot).
+  (``Col2Im``: timm's VOLO through the dynamo exporter at opset 18), plus a few common
+  relatives. With 65 ops + "other" the one-hot is 66 wide and ``NODE_DIM`` = 66 + 120 =
+  186 (the paper's 152 had a 32-wide one-hot).
 * A slot holding a value v is ``f_PE(v)``; an empty slot (the op has no such attribute, or
   the value is unknown) is 10 zeros. ``f_PE(0) = [0, 1, 0, 1, ...]``, so value 0 and
   "empty" differ. Values are clamped to +-1e6.
@@ -27,6 +28,8 @@ Conv, ConvTranspose            kernel_h, kernel_w, stride_h, stride_w, pad_h, pa
                                dilation, group
 MaxPool, AveragePool, LpPool   kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
                                ceil_mode, dilation (Max) / count_include_pad (Avg) / p (Lp)
+Col2Im (fold)                  kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w,
+                               dilation, -
 GlobalAveragePool/MaxPool      in_h, in_w (the effective window), -, ...
 Pad                            -, -, -, -, pad_h, pad_w, mode (0 constant, 1 reflect,
                                2 edge, 3 wrap), value
@@ -182,7 +185,7 @@ def collate(graphs: list[EncodedGraph]) -> GraphBatch:
 
 # --------------------------------------------------------------------------- vocabulary
 
-FEATURE_VERSION = "nnprof-enc-1"  # bump whenever anything below changes what encode() returns
+FEATURE_VERSION = "nnprof-enc-2"  # bump whenever anything below changes what encode() returns
 
 OP_VOCAB: tuple[str, ...] = (
     # the reference's 28 codes, in its order (its Upsample slot holds Resize)
@@ -195,7 +198,7 @@ OP_VOCAB: tuple[str, ...] = (
     "Gather", "Squeeze", "Unsqueeze", "Expand", "Tile", "Where", "InstanceNormalization",
     "GroupNormalization", "ReduceL2", "ReduceSum", "ReduceMax", "LeakyRelu", "ScatterND",
     "GlobalMaxPool", "Exp", "Max", "Min", "Neg", "Abs", "Softplus", "Mish", "PRelu",
-    "Equal", "Elu", "SpaceToDepth", "DepthToSpace", "LRN", "LSTM", "Identity",
+    "Equal", "Elu", "SpaceToDepth", "DepthToSpace", "LRN", "LSTM", "Col2Im", "Identity",
 )  # fmt: skip
 OP_ALIASES = {"Upsample": "Resize"}  # NNLQP's older op names
 N_OPS = len(OP_VOCAB) + 1  # + "other"
@@ -226,6 +229,7 @@ _SLOT_NAMES: dict[str, list[str]] = {
     "MaxPool": _CONV_NAMES + ["ceil_mode", "dilation"],
     "AveragePool": _CONV_NAMES + ["ceil_mode", "count_include_pad"],
     "LpPool": _CONV_NAMES + ["ceil_mode", "p"],
+    "Col2Im": _CONV_NAMES + ["dilation"],
     "GlobalAveragePool": ["in_h", "in_w"],
     "GlobalMaxPool": ["in_h", "in_w"],
     "Pad": ["", "", "", "", "pad_h", "pad_w", "mode", "value"],
@@ -309,8 +313,10 @@ def _window_slots(n: Node) -> Slots:
     a = n.attrs
     s: Slots = [None] * N_SLOTS
     x = n.in_shapes[0] if n.in_shapes else []
-    k = a.get("kernel_shape")
-    if not k and len(n.in_shapes) > 1 and len(n.in_shapes[1]) > 2:
+    k = a.get("kernel_shape") or a.get("block_shape")
+    if not k and n.op == "Col2Im":
+        return s  # the block shape is a stripped or computed input
+    if not k and n.op != "Col2Im" and len(n.in_shapes) > 1 and len(n.in_shapes[1]) > 2:
         k = n.in_shapes[1][2:]  # Conv without kernel_shape: from the weight
     r = len(k) if k else max(len(x) - 2, 0)
     if r == 0:
@@ -324,6 +330,8 @@ def _window_slots(n: Node) -> Slots:
     if n.op in ("Conv", "ConvTranspose"):
         s[6] = max(dil[-2:])
         s[7] = a.get("group", 1)
+    elif n.op == "Col2Im":
+        s[6] = max(dil[-2:])
     else:
         s[6] = a.get("ceil_mode", 0)
         if n.op == "MaxPool":
@@ -369,7 +377,7 @@ def _slots(n: Node) -> Slots:
     x = ins[0] if ins else []
     rank = len(x)
     out_rank = len(n.out_shape)
-    if op in ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"):
+    if op in ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "Col2Im"):
         return _window_slots(n)
     if op in ("GlobalAveragePool", "GlobalMaxPool"):
         if rank >= 3:

@@ -38,7 +38,7 @@ that multiply-accumulate, and one operation per element for the rest, so that a 
 one cost figure. nnprof calls it "FLOPs" like the published zoo tables (ResNet-50 at 224:
 "4.1 GFLOPs" = 4.1 G MACs). Bias additions are not counted (folded into the MAC).
 Published tables count only the multiply-accumulate layers: ``RawGraph.dense_macs``
-(Conv/ConvTranspose/Gemm/MatMul/Einsum) is that figure; ``RawGraph.macs`` adds the
+(Conv/ConvTranspose/Gemm/MatMul/Einsum/LSTM/GRU/RNN) is that figure; ``RawGraph.macs`` adds the
 per-element work (ResNet-50: 4.089 G dense, 4.106 G total; MobileNetV2: 0.301 G dense,
 0.307 G total, the ReLU6 Clips adding 2 %).
 
@@ -53,6 +53,7 @@ Einsum                                     product of the sizes of all indices (
                                            loop count; exact for 2-operand contractions)
 MaxPool / AveragePool / LpPool             out_elems x prod(kernel)
 GlobalAveragePool / GlobalMaxPool          in_elems
+Col2Im (fold)                              in_elems
 Reduce* / ArgMax / ArgMin                  in_elems
 BatchNormalization                         out_elems (inference: one folded x*a+b)
 LayerNorm / GroupNorm / InstanceNorm       5 x out_elems (mean, subtract, variance,
@@ -108,6 +109,9 @@ DENSE_OPS = frozenset(
         "QLinearMatMul",
         "ConvInteger",
         "MatMulInteger",
+        "LSTM",
+        "GRU",
+        "RNN",
     }
 )
 
@@ -143,7 +147,7 @@ class RawGraph:
 
     @property
     def dense_macs(self) -> int:
-        """MACs of Conv/ConvTranspose/Gemm/MatMul/Einsum only: what published zoo tables count."""
+        """MACs of the DENSE_OPS (Conv, Gemm, MatMul, ...) only: what published zoo tables count."""
         return sum(n.macs for n in self.nodes if n.op in DENSE_OPS)
 
     @property
@@ -473,6 +477,7 @@ _INPUT_ATTRS = {  # op -> {input index: attribute name in older opsets}
     "Tile": {1: "repeats"},
     "Slice": {1: "starts", 2: "ends", 3: "axes", 4: "steps"},
     "Pow": {1: "exponent"},
+    "Col2Im": {1: "image_shape", 2: "block_shape"},
 }
 for _r in (
     "ReduceMean",
@@ -803,6 +808,8 @@ def op_macs(
     if op in ("MaxPool", "AveragePool", "LpPool"):
         k = attrs.get("kernel_shape") or []
         return out * _numel(k)
+    if op == "Col2Im":  # fold: every input element is added into the image once
+        return _numel(x) if x else 0
     if op in (
         "GlobalAveragePool",
         "GlobalMaxPool",

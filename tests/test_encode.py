@@ -42,13 +42,13 @@ def _slot(x, node, k):
 
 
 def test_dimensions_and_version_guard():
-    assert N_OPS == len(OP_VOCAB) + 1 == 65
-    assert NODE_DIM == N_OPS + 12 * 10 == 185
+    assert N_OPS == len(OP_VOCAB) + 1 == 66
+    assert NODE_DIM == N_OPS + 12 * 10 == 186
     assert STATIC_DIM == 40
     assert len(set(OP_VOCAB)) == len(OP_VOCAB)
     # Changing the vocabulary changes every encoded graph: bump FEATURE_VERSION and this line.
     digest = hashlib.sha1(",".join(OP_VOCAB).encode()).hexdigest()[:10]
-    assert (FEATURE_VERSION, digest) == ("nnprof-enc-1", "30873f40c3")
+    assert (FEATURE_VERSION, digest) == ("nnprof-enc-2", "15b1c3bdaa")
 
 
 def test_reference_ops_come_first_and_aliases():
@@ -209,6 +209,9 @@ def test_other_families_slots():
     assert node_slots(add)[:3] == [1, 1, None]
     res = Node("a", "Add", in_shapes=[[1, 8, 4, 4], [1, 8, 4, 4]], out_shape=[1, 8, 4, 4])
     assert node_slots(res)[:3] == [0, 0, None]
+    fold = Node("f", "Col2Im", attrs={"image_shape": [4, 4], "block_shape": [2, 2], "strides": [1, 2]},
+                in_shapes=[[1, 8, 9], [2], [2]], out_shape=[1, 2, 4, 4])  # fmt: skip
+    assert node_slots(fold)[:8] == [2, 2, 1, 2, 0, 0, 1, None]
     gap = Node("g", "GlobalAveragePool", in_shapes=[[1, 8, 7, 5]], out_shape=[1, 8, 1, 1])
     assert node_slots(gap)[:3] == [7, 5, None]
     cat = Node(

@@ -498,3 +498,19 @@ def test_published_totals(name, gmacs, mparams, total_tol):
     assert abs(g.macs / 1e9 / gmacs - 1) < total_tol, g.macs
     assert abs(g.params / 1e6 / mparams - 1) < 0.02, g.params
     assert all(n.out_shape for n in g.nodes)
+
+
+def test_col2im_fold():
+    image = numpy_helper.from_array(np.array([4, 4], np.int64), "image")
+    block = numpy_helper.from_array(np.array([2, 2], np.int64), "block")
+    m = _model(
+        [helper.make_node("Col2Im", ["x", "image", "block"], ["y"])],
+        [("x", [1, 8, 9])],  # C x kh x kw = 2 x 2 x 2 rows, 3 x 3 block positions
+        ["y"],
+        [image, block],
+        opset=18,
+    )
+    (n,) = from_onnx(m).nodes
+    assert n.out_shape == [1, 2, 4, 4]
+    assert n.macs == 72 and n.params == 0
+    assert n.attrs == {"image_shape": [4, 4], "block_shape": [2, 2]}
