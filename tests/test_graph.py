@@ -1,8 +1,6 @@
 """nnprof.graph: loading, input shapes, nodes/edges and hand-computed MACs/params/memory."""
 
-import io
 import json
-import warnings
 
 import numpy as np
 import onnx
@@ -467,23 +465,6 @@ def test_set_input_shape_refuses_a_baked_in_reshape():
 # --------------------------------------------------------------------------- real models
 
 
-def _export(name):
-    """torchvision model (random weights) -> ONNX (TorchScript exporter, opset 17) -> onnxsim."""
-    import onnxsim
-    import torch
-    import torchvision
-
-    torch.manual_seed(0)
-    model = torchvision.models.get_model(name, weights=None).eval()
-    f = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, torch.randn(1, 3, 224, 224), f, dynamo=False, opset_version=17)
-    simplified, ok = onnxsim.simplify(onnx.load_from_string(f.getvalue()))
-    assert ok
-    return simplified
-
-
 @pytest.mark.parametrize(
     "name, gmacs, mparams, total_tol",
     [
@@ -493,7 +474,9 @@ def _export(name):
     ],
 )
 def test_published_totals(name, gmacs, mparams, total_tol):
-    g = from_onnx(_export(name))
+    from nnprof.export import convert  # TorchScript exporter, opset 18, onnxsim
+
+    g = from_onnx(convert(f"tv:{name}", cache=False).model)
     assert abs(g.dense_macs / 1e9 / gmacs - 1) < 0.02, g.dense_macs
     assert abs(g.macs / 1e9 / gmacs - 1) < total_tol, g.macs
     assert abs(g.params / 1e6 / mparams - 1) < 0.02, g.params
