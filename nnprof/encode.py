@@ -12,9 +12,9 @@ Node vector (``NODE_DIM`` = ``N_OPS`` + 12 x 10)
   ``OP_VOCAB`` starts with the reference's 28 codes (its ``Upsample`` slot is ``Resize``;
   ``Upsample`` maps to it) and adds every op type that 91 torchvision and timm
   classification models produce after export (TorchScript exporter, opset 17) and onnxsim,
-  (``Col2Im``: timm's VOLO through the dynamo exporter at opset 18), plus a few common
-  relatives. With 65 ops + "other" the one-hot is 66 wide and ``NODE_DIM`` = 66 + 120 =
-  186 (the paper's 152 had a 32-wide one-hot).
+  the ops of ``nnprof.export``'s opset-18 path (``Col2Im``: timm's VOLO through the dynamo
+  exporter) and a few common relatives. With 65 ops + "other" the one-hot is 66 wide and
+  ``NODE_DIM`` = 66 + 120 = 186 (the paper's 152 had a 32-wide one-hot).
 * A slot holding a value v is ``f_PE(v)``; an empty slot (the op has no such attribute, or
   the value is unknown) is 10 zeros. ``f_PE(0) = [0, 1, 0, 1, ...]``, so value 0 and
   "empty" differ. Values are clamped to +-1e6.
@@ -78,9 +78,9 @@ Output-shape slots (4: N, C, H, W)
 rank 4: (N, C, H, W). rank 3: transformer tokens (B, L, D) -> N=B, C=D, H=L, W=1, except
 for Conv/ConvTranspose/pools/BatchNormalization/InstanceNormalization, whose rank-3
 tensors are (N, C, L) -> N, C, H=L, W=1. rank 2 -> (N, C, 1, 1). rank 1 (d,) ->
-(1, d, 1, 1). rank r > 4 -> (d0, d1, d2, d3 x ... x d_{r-1}),
-which keeps the element count. Unknown shape -> all four empty (so is a rank-0 output:
-RawGraph writes both as ``[]``).
+(1, d, 1, 1). rank r > 4 -> (d0, d1, d2, d3 x ... x d_{r-1}), which keeps the element
+count. Unknown shape -> all four empty (so is a rank-0 output: RawGraph writes both as
+``[]``).
 
 Static features (``STATIC_DIM`` = 40)
 -------------------------------------

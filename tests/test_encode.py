@@ -303,35 +303,17 @@ _SURVEY = [
     "tv:maxvit_t", "tv:shufflenet_v2_x1_0", "tv:densenet121", "tv:inception_v3", "timm:vit_small_patch16_224",
     "timm:mobilevit_xxs", "timm:mobilevitv2_050", "timm:edgenext_xx_small", "timm:hrnet_w18_small",
     "timm:mvitv2_tiny", "timm:tresnet_m", "timm:poolformer_s12", "timm:sequencer2d_s", "timm:efficientvit_b0",
-    "timm:regnety_002", "timm:levit_128s", "timm:gcvit_xxtiny",
+    "timm:regnety_002", "timm:levit_128s", "timm:gcvit_xxtiny", "timm:resnet50_gn",
+    "timm:volo_d1_224", "timm:eva02_tiny_patch14_224",  # these two need the dynamo exporter
 ]  # fmt: skip
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", _SURVEY)
 def test_vocabulary_covers_zoo_graphs(name):
-    import io
-    import warnings
+    from nnprof.export import convert
 
-    import onnx
-    import onnxsim
-    import timm
-    import torchvision
-
-    src, arch = name.split(":")
-    if src == "tv":
-        model = torchvision.models.get_model(arch, weights=None)
-    else:
-        model = timm.create_model(arch, pretrained=False)
-    size = 299 if arch == "inception_v3" else 256 if arch in ("mobilevitv2_050",) else 224
-    f = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model.eval(), torch.randn(1, 3, size, size), f, dynamo=False, opset_version=17
-        )
-    m, _ = onnxsim.simplify(onnx.load_from_string(f.getvalue()))
-    g = from_onnx(m)
+    g = from_onnx(convert(name, cache=False).model)
     assert unknown_ops(g) == set()
     e = encode(g)
     assert e.x.shape == (len(g.nodes), NODE_DIM)
