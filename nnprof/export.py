@@ -33,7 +33,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -67,6 +67,7 @@ class ConvertResult:
     exporter: str  # 'torchscript' | 'dynamo' | 'onnx' (a given file)
     message: str = ""  # what happened worth telling (fallbacks, failed simplification)
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
 
 
 # --------------------------------------------------------------------------- versions, cache
@@ -187,12 +188,35 @@ def _write_cache(stem: Path, model: onnx.ModelProto, meta: dict) -> None:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[io.StringIO]:
-    """Silence exporter chatter (warnings, progress prints on stdout) and keep it for errors."""
-    buf = io.StringIO()
-    with warnings.catch_warnings(), contextlib.redirect_stdout(buf):
-        warnings.simplefilter("ignore")
-        yield buf
+def _quiet() -> Iterator[None]:
+    """Silence exporter and onnxsim chatter: Python warnings and prints, and what their C++
+    parts write straight to file descriptors 1 and 2 (onnxsim prints warnings to stdout,
+    which would corrupt `--format json` output)."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved: list[tuple[int, int]] = []
+    with tempfile.TemporaryFile() as sink:
+        try:
+            for fd in (1, 2):
+                try:
+                    saved.append((fd, os.dup(fd)))
+                    os.dup2(sink.fileno(), fd)
+                except OSError:  # no such descriptor (embedded interpreters): leave it
+                    pass
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(io.StringIO()),
+                contextlib.redirect_stderr(io.StringIO()),
+            ):
+                warnings.simplefilter("ignore")
+                yield
+        finally:
+            for fd, dup in saved:
+                os.dup2(dup, fd)
+                os.close(dup)
 
 
 @contextlib.contextmanager
@@ -344,19 +368,28 @@ def convert(
 
     from nnprof.zoo import build
 
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
     module = build(ref, size)
+    timings["build"] = time.perf_counter() - t
+    t = time.perf_counter()
     exported, exporter, failures = _export_any(module, size, batch, ref)
+    timings["export"] = time.perf_counter() - t
     del module
     if failures:
         notes.append(f"exported with {exporter} after {'; '.join(failures)}")
     before = len(exported.graph.node)
+    t = time.perf_counter()
     model, simplified, why = simplify(exported)
+    timings["simplify"] = time.perf_counter() - t
     if not simplified:
         notes.append(f"not simplified: {why}; kept the exported graph")
+    t = time.perf_counter()
     try:
         model = infer_shapes(model)
     except Exception as e:
         notes.append(f"shape inference failed ({_first_line(e)})")
+    timings["infer"] = time.perf_counter() - t
     message = "; ".join(notes)
     meta = {
         "model": ref.qualified,
@@ -371,9 +404,11 @@ def convert(
     }
     path: Path | None = None
     if cache:
+        t = time.perf_counter()
         try:
             _write_cache(stem, model, meta)
             path = stem.with_suffix(".onnx")
+            timings["write"] = time.perf_counter() - t
         except OSError as e:
             message = "; ".join(
                 [*notes, f"not cached: cannot write {stem.parent} ({e.strerror or e})"]
@@ -391,6 +426,7 @@ def convert(
         exporter=exporter,
         message=message,
         seconds=time.perf_counter() - t0,
+        timings=timings,
     )
 
 

@@ -201,3 +201,20 @@ def test_save_onnx_is_atomic_and_fails_in_one_line(tmp_path):
     ]:
         with pytest.raises(NNProfError, match=why):
             export.save_onnx(m, bad)
+
+
+def test_quiet_silences_file_descriptors(capfd):
+    """onnxsim's C++ warnings go straight to fd 1 and would corrupt `--format json`."""
+    import os
+    import sys
+
+    print("before", flush=True)
+    with export._quiet():
+        os.write(1, b"C++ warning on stdout\n")
+        os.write(2, b"C++ warning on stderr\n")
+        print("python print")
+        print("python stderr", file=sys.stderr)
+    print("after", flush=True)
+    cap = capfd.readouterr()
+    assert cap.out == "before\nafter\n"
+    assert cap.err == ""
