@@ -1,0 +1,370 @@
+"""Timing-noise study for nnprof's measurement protocol (see docs/timing.md).
+
+Subcommands:
+  export   build the study's real torchvision/timm models as ONNX into /tmp/nnprof-timing/
+           (random weights; run it on core 0: `taskset -c 0 python scripts/timing_study.py export`)
+  study    time the models under several candidate protocols and write raw per-burst
+           times to scripts/results/ (run it on core 1: `taskset -c 1 python ...`)
+  analyse  test-retest error, spread and cost of each candidate protocol from the raw times
+
+The models are real zoo networks exported with `torch.onnx.export(dynamo=False, opset 17)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ONNX_DIR = Path(os.environ.get("NNPROF_TIMING_DIR", "/tmp/nnprof-timing"))
+RESULTS = Path(__file__).resolve().parent / "results"
+
+# (zoo name, input size): >= 50 real networks spanning ~0.2 ms to ~150 ms at 1 thread.
+# Input sizes are chosen to keep the biggest ones under ~150 ms and get small ones near 0.2 ms.
+MODELS: list[tuple[str, int]] = [
+    # tiny
+    ("timm:test_efficientnet", 96),
+    ("timm:test_byobnet", 96),
+    ("timm:test_vit", 96),
+    ("timm:test_convnext", 96),
+    ("tv:mobilenet_v3_small", 64),
+    ("timm:lcnet_035", 64),
+    ("tv:squeezenet1_1", 64),
+    ("tv:shufflenet_v2_x0_5", 96),
+    ("timm:lcnet_050", 128),
+    ("timm:mobilenetv4_conv_small_035", 128),
+    ("timm:tinynet_e", 106),
+    ("timm:regnetx_002", 160),
+    # small / medium
+    ("tv:mobilenet_v3_small", 224),
+    ("tv:mobilenet_v3_large", 224),
+    ("tv:mobilenet_v2", 224),
+    ("tv:mnasnet0_5", 224),
+    ("tv:mnasnet1_0", 224),
+    ("tv:shufflenet_v2_x1_0", 224),
+    ("tv:squeezenet1_0", 224),
+    ("tv:alexnet", 224),
+    ("tv:googlenet", 224),
+    ("tv:inception_v3", 160),
+    ("tv:resnet18", 224),
+    ("tv:resnet34", 224),
+    ("tv:resnet50", 224),
+    ("tv:resnet101", 160),
+    ("tv:resnext50_32x4d", 160),
+    ("tv:wide_resnet50_2", 128),
+    # VGG: adaptive_avg_pool2d(7) only exports when the last map is a multiple of 7 -> 224
+    ("tv:vgg11", 224),
+    ("tv:densenet121", 160),
+    ("tv:efficientnet_b0", 224),
+    ("tv:efficientnet_b2", 192),
+    ("tv:regnet_x_400mf", 224),
+    ("tv:regnet_y_800mf", 224),
+    ("tv:convnext_tiny", 160),
+    ("tv:vit_b_16", 128),
+    ("tv:swin_t", 128),
+    ("timm:resnet10t", 160),
+    ("timm:resnet18d", 224),
+    ("timm:efficientnet_lite0", 224),
+    ("timm:ghostnet_100", 224),
+    ("timm:mobilevit_xxs", 160),
+    ("timm:mobilevit_s", 192),
+    ("timm:deit_tiny_patch16_224", 224),
+    ("timm:deit_small_patch16_224", 224),
+    ("timm:levit_128s", 224),
+    ("timm:convnext_atto", 224),
+    ("timm:convnext_nano", 160),
+    ("timm:lcnet_100", 224),
+    ("timm:mixnet_s", 224),
+    ("timm:efficientformer_l1", 224),
+    ("timm:poolformer_s12", 160),
+    ("timm:fastvit_t8", 224),
+    ("timm:edgenext_xx_small", 224),
+    ("timm:repvit_m1_0", 224),
+    ("timm:mobilenetv4_conv_small", 224),
+    ("timm:mobilenetv4_hybrid_medium", 224),
+    ("timm:dla34", 160),
+    ("timm:cspresnet50", 160),
+]
+
+# Candidate reference models: small, timed alternately with every model.
+REFERENCES: list[tuple[str, int]] = [("tv:resnet18", 64), ("tv:mobilenet_v2", 96)]
+
+# Fixed-resolution models: timm needs img_size, torchvision ViT needs image_size.
+_TIMM_IMG_SIZE = {"timm:test_vit", "timm:deit_tiny_patch16_224", "timm:deit_small_patch16_224"}
+
+
+def onnx_path(name: str, size: int) -> Path:
+    return ONNX_DIR / f"{name.replace(':', '_')}_{size}.onnx"
+
+
+def build(name: str, size: int):
+    lib, arch = name.split(":", 1)
+    if lib == "tv":
+        import torchvision
+
+        kw: dict = {"weights": None}
+        if arch == "vit_b_16":
+            kw["image_size"] = size
+        if arch in ("inception_v3", "googlenet"):
+            kw.update(aux_logits=False, init_weights=False)
+        return torchvision.models.get_model(arch, **kw)
+    import timm
+
+    kw = {"pretrained": False}
+    if name in _TIMM_IMG_SIZE:
+        kw["img_size"] = size
+    return timm.create_model(arch, **kw)
+
+
+def export_one(name: str, size: int, force: bool = False) -> Path:
+    import torch
+
+    path = onnx_path(name, size)
+    if path.exists() and not force:
+        return path
+    torch.manual_seed(0)
+    model = build(name, size).eval()
+    x = torch.randn(1, 3, size, size)
+    tmp = path.with_suffix(".tmp")
+    torch.onnx.export(model, (x,), str(tmp), dynamo=False, opset_version=17,
+                      input_names=["input"], output_names=["output"])
+    os.replace(tmp, path)
+    return path
+
+
+def cmd_export(args) -> None:
+    import torch
+
+    torch.backends.mha.set_fastpath_enabled(False)
+    torch.set_num_threads(1)
+    ONNX_DIR.mkdir(parents=True, exist_ok=True)
+    ok = 0
+    for name, size in MODELS + REFERENCES:
+        t = time.time()
+        try:
+            p = export_one(name, size, force=args.force)
+            ok += 1
+            print(f"ok   {name}@{size} -> {p.name} ({time.time() - t:.1f}s)", flush=True)
+        except Exception as e:  # a study script: report and keep going
+            print(f"FAIL {name}@{size}: {type(e).__name__}: {str(e).splitlines()[0][:200]}",
+                  flush=True)
+    print(f"{ok}/{len(MODELS)} exported to {ONNX_DIR}")
+
+
+def available_models() -> list[tuple[str, int, Path]]:
+    return [(n, s, onnx_path(n, s)) for n, s in MODELS if onnx_path(n, s).exists()]
+
+
+def _steal(cpu: int = 1) -> int:
+    """Steal ticks of one CPU from /proc/stat (time the hypervisor ran someone else)."""
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                return int(line.split()[8])
+    return 0
+
+
+def cmd_study(args) -> None:
+    """Trace: cycles over all models in random order; per model refA burst, model burst, refB burst.
+
+    Every single run time is kept so that candidate protocols can be replayed offline.
+    """
+    import random
+
+    from nnprof.measure import Timer
+
+    models = available_models()
+    refs = [(n, s, onnx_path(n, s)) for n, s in REFERENCES]
+    timers = {f"{n}@{s}": Timer.load(p) for n, s, p in models + refs}
+    refa, refb = (f"{n}@{s}" for n, s, _ in refs)
+    for t in timers.values():
+        t.burst(0.2, min_runs=2)
+    out = RESULTS / f"study-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(args.seed)
+    keys = [f"{n}@{s}" for n, s, _ in models]
+    t0 = time.time()
+    cycle = 0
+    print(f"{len(keys)} models; writing {out}", flush=True)
+    with open(out, "w") as f:
+        while time.time() - t0 < args.minutes * 60:
+            rng.shuffle(keys)
+            for k in keys:
+                for kind, name, dur in (("refA", refa, args.ref_burst), ("model", k, args.burst),
+                                        ("refB", refb, args.ref_burst)):
+                    st, ts = _steal(), time.time()
+                    times = timers[name].burst(dur, min_runs=2)
+                    rec = {"cycle": cycle, "t": round(ts - t0, 3), "kind": kind, "model": name,
+                           "steal": _steal() - st, "times": [round(x, 4) for x in times]}
+                    f.write(json.dumps(rec) + "\n")
+            f.flush()
+            cycle += 1
+            print(f"cycle {cycle} done at {time.time() - t0:.0f}s", flush=True)
+
+
+def load_trace(path: Path) -> tuple[dict, dict]:
+    """Trace -> (model bursts, reference bursts): {model: {cycle: rec}}, {(ref, model, cycle): rec}."""
+    bursts: dict[str, dict[int, dict]] = {}
+    refs: dict[tuple[str, str, int], dict] = {}
+    last_model = None
+    with open(path) as f:
+        for line in f:
+            r = json.loads(line)
+            if r["kind"] == "model":
+                bursts.setdefault(r["model"], {})[r["cycle"]] = r
+                last_model = r["model"]
+                # refA precedes its model: re-key it now that the model is known
+                a = refs.pop(("refA", None, r["cycle"]), None)
+                if a is not None:
+                    refs[("refA", last_model, r["cycle"])] = a
+            elif r["kind"] == "refA":
+                refs[("refA", None, r["cycle"])] = r
+            else:
+                refs[("refB", last_model, r["cycle"])] = r
+    return bursts, refs
+
+
+def truncate(times: list[float], seconds: float, min_runs: int, skip: int = 0) -> list[float]:
+    """The runs a burst of `seconds` (at least `min_runs` runs) would have produced."""
+    out, acc = [], 0.0
+    for x in times[skip:]:
+        if len(out) >= min_runs and acc >= seconds * 1e3:
+            break
+        out.append(x)
+        acc += x
+    return out or times[-1:]
+
+
+def _runs_cost(times: list[float], seconds: float, min_runs: int, skip: int) -> float:
+    return sum(times[:skip]) + sum(truncate(times, seconds, min_runs, skip))
+
+
+def measure_window(bursts, refs, model, cycles, *, burst, ref_burst, min_runs=2, skip=1,
+                   ref="refA"):
+    """Replay one measurement of `model` made of the rounds in `cycles`.
+
+    Returns candidate estimates (ms) and the timing cost (s), the cost counting the model
+    bursts plus one reference burst per round.
+    """
+    mins, meds, ratios, rmins, cost, pooled = [], [], [], [], 0.0, []
+    for c in cycles:
+        t = bursts[model][c]["times"]
+        x = truncate(t, burst, min_runs, skip)
+        pooled += x
+        cost += _runs_cost(t, burst, min_runs, skip)
+        mins.append(min(x))
+        meds.append(float(np.median(x)))
+        if ref_burst > 0:
+            rt = refs[(ref, model, c)]["times"]
+            rx = truncate(rt, ref_burst, min_runs, 0)
+            cost += _runs_cost(rt, ref_burst, min_runs, 0)
+            rmins.append(min(rx))
+            ratios.append(min(x) / min(rx))
+    est = {"min": min(mins), "median": float(np.median(meds)),
+           "median_of_min": float(np.median(mins)),
+           "pooled_q10": float(np.percentile(pooled, 10)),
+           "second_min": sorted(mins)[1] if len(mins) > 1 else mins[0]}
+    if ratios:
+        # window-level correction: min of the model over the min of the reference
+        est["ratio_of_mins"] = min(mins) / min(rmins)
+        est["ratio_median"] = float(np.median(ratios))
+        est["ratio_min"] = min(ratios)
+        est["ratio_lowmean"] = float(np.mean(sorted(ratios)[: max(1, len(ratios) // 2)]))
+    return est, cost / 1e3, rmins
+
+
+def cmd_analyse(args) -> None:
+    """Replay candidate protocols on a trace: test-retest MAPE between disjoint windows."""
+    bursts, refs = load_trace(Path(args.trace))
+    models = sorted(bursts)
+    ncyc = min(len(v) for v in bursts.values())
+    half = ncyc // 2
+    # A window is K rounds on consecutive cycles (~25 s apart, like a block of ~25 networks
+    # timed round-robin at ~1 s each). Retest = the same window shifted by half the trace.
+    rows = []
+    for ref_name in ("refA", "refB"):
+        for K in args.rounds:
+            for b in args.bursts:
+                for rb in args.ref_bursts:
+                    errs: dict[str, list[float]] = {}
+                    costs = []
+                    for start in range(0, half - K + 1, max(1, K // 2)):
+                        ca = list(range(start, start + K))
+                        cb = [c + half for c in ca]
+                        ests = {}
+                        for tag, cyc in (("A", ca), ("B", cb)):
+                            per = {}
+                            rall = []
+                            for m in models:
+                                e, cost, rmins = measure_window(
+                                    bursts, refs, m, cyc, burst=b, ref_burst=rb, ref=ref_name)
+                                per[m] = e
+                                rall += rmins
+                                if tag == "A":
+                                    costs.append(cost)
+                            # reference fast mode = min over every reference burst in the window
+                            ref_fast = min(rall) if rall else None
+                            for m in models:
+                                for k in [k for k in per[m] if k.startswith("ratio")]:
+                                    per[m][k] *= ref_fast
+                            ests[tag] = per
+                        for m in models:
+                            for k, va in ests["A"][m].items():
+                                vb = ests["B"][m][k]
+                                errs.setdefault(k, []).append(abs(vb - va) / va)
+                    for k, e in errs.items():
+                        if rb > 0 or not k.startswith("ratio"):
+                            rows.append({"ref": ref_name, "rounds": K, "burst_s": b,
+                                         "ref_burst_s": rb, "stat": k,
+                                         "mape_pct": 100 * float(np.mean(e)),
+                                         "p95_pct": 100 * float(np.percentile(e, 95)),
+                                         "max_pct": 100 * float(np.max(e)),
+                                         "cost_s": float(np.mean(costs))})
+    rows.sort(key=lambda r: r["mape_pct"])
+    print(f"{len(models)} models, {ncyc} cycles; test-retest between windows {half} cycles apart")
+    print(f"{'ref':5} {'K':>2} {'burst':>5} {'refb':>5} {'stat':14} {'MAPE%':>6} {'p95%':>6} "
+          f"{'max%':>6} {'cost s':>6}")
+    seen = set()
+    for r in rows:
+        key = (r["rounds"], r["burst_s"], r["ref_burst_s"], r["stat"], r["ref"])
+        if key in seen:
+            continue
+        seen.add(key)
+        print(f"{r['ref']:5} {r['rounds']:2d} {r['burst_s']:5.2f} {r['ref_burst_s']:5.2f} "
+              f"{r['stat']:14} {r['mape_pct']:6.2f} {r['p95_pct']:6.2f} {r['max_pct']:6.1f} "
+              f"{r['cost_s']:6.2f}")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"trace": Path(args.trace).name, "models": len(models),
+                                              "cycles": ncyc, "rows": rows}, indent=1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("export")
+    e.add_argument("--force", action="store_true")
+    e.set_defaults(fn=cmd_export)
+    st = sub.add_parser("study")
+    st.add_argument("--minutes", type=float, default=20)
+    st.add_argument("--burst", type=float, default=0.25, help="model burst per cycle (s)")
+    st.add_argument("--ref-burst", type=float, default=0.06, help="reference burst (s)")
+    st.add_argument("--seed", type=int, default=0)
+    st.set_defaults(fn=cmd_study)
+    an = sub.add_parser("analyse")
+    an.add_argument("trace")
+    an.add_argument("--rounds", type=int, nargs="+", default=[1, 3, 5, 7])
+    an.add_argument("--bursts", type=float, nargs="+", default=[0.02, 0.05, 0.1, 0.25])
+    an.add_argument("--ref-bursts", type=float, nargs="+", default=[0.0, 0.02, 0.06])
+    an.add_argument("-o", "--out")
+    an.set_defaults(fn=cmd_analyse)
+    args = ap.parse_args(argv)
+    args.fn(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
