@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nnprof import __version__
+from nnprof import __version__, metrics
 from nnprof.nas.cells import CellTensors, augment_cells, encode_cells, stack_cells
 from nnprof.nas.data import VAL_SIZE, Bench, Split, make_split
 from nnprof.nas.predictor import AccuracyPredictor, LossWeights, NasArgs, total_loss
@@ -61,15 +61,15 @@ class TrainConfig:
 
 
 def kendall_tau(pred: np.ndarray, target: np.ndarray) -> float:
-    """Kendall's tau-b between predictions and ground truth (scipy)."""
-    from scipy.stats import kendalltau
-
-    return float(kendalltau(target, pred).statistic)
+    """Kendall's tau-b between predictions and ground truth (`nnprof.metrics`); NaN when
+    either side is constant."""
+    tau = metrics.kendall_tau(target, pred)
+    return float("nan") if tau is None else tau
 
 
 def acc_within(pred: np.ndarray, target: np.ndarray, bound: float = 0.1) -> float:
     """ACC(bound): share of cells with |pred - y| / y <= bound (supplement B.2, Eq. 8), in %."""
-    return float(np.mean(np.abs(pred - target) / target <= bound) * 100.0)
+    return metrics.acc(target, pred, bound)
 
 
 def lr_factor(step: int, total: int, warmup: float) -> float:
