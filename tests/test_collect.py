@@ -1,0 +1,74 @@
+"""The collection pipeline end to end on two tiny NAS-Bench-201 variants."""
+
+import json
+
+import pytest
+
+from nnprof import collect
+from nnprof.collect import (
+    CollectConfig,
+    build_stage,
+    finalize,
+    measure_stage,
+    pending_ids,
+    split_of,
+)
+from nnprof.data import read_zoo
+from nnprof.errors import NNProfError
+from nnprof.measure import Protocol
+
+
+@pytest.fixture
+def fast_protocol(monkeypatch):
+    import nnprof.measure as m
+
+    quick = Protocol(rounds=3, burst_s=0.005, round_period_s=0.0, gate=0.0, reference=True)
+    real = m.measure_many
+    monkeypatch.setattr(m, "measure_many", lambda models, **kw: real(models, protocol=quick, **kw))
+
+
+def test_build_measure_finalize_resume(tmp_path, fast_protocol):
+    cfg = CollectConfig(zoo=tmp_path / "zoo", work=tmp_path / "work", families=["nasbench201"], per_family=2)
+    assert build_stage(cfg) == {"built": 2, "skipped": 0, "failed": 0}
+    assert build_stage(cfg) == {"built": 0, "skipped": 2, "failed": 0}  # resumes: nothing redone
+    assert pending_ids(cfg) == ["nasbench201-000000", "nasbench201-000001"]
+
+    assert measure_stage(cfg, block=1, limit=1) == {"measured": 1, "failed": 0}
+    assert pending_ids(cfg) == ["nasbench201-000001"]
+    assert not (cfg.work / "onnx" / "nasbench201-000000.onnx").exists()  # weights dropped once timed
+    assert measure_stage(cfg, block=4) == {"measured": 1, "failed": 0}
+    assert pending_ids(cfg) == []
+
+    stats = finalize(cfg)
+    assert stats["total"] == 2
+    samples = read_zoo(cfg.zoo)
+    assert sorted(s.id for s in samples) == ["nasbench201-000000", "nasbench201-000001"]
+    for s in samples:
+        assert s.latency_ms > 0
+        assert s.platform["threads"] == 1 and s.platform["provider"] == "cpu"
+        assert s.split == split_of(0, s.id)
+        assert s.graph.nodes and s.graph.batch_size == s.batch_size
+    drift = collect.read_jsonl(cfg.work / "reference.jsonl")
+    assert len(drift) == 2 and all(r["ref_ms"] > 0 for r in drift)
+    spec = json.loads((cfg.zoo / "split.json").read_text())
+    assert spec["seed"] == 0 and set(spec) >= {"val", "test"}
+
+
+def test_torn_last_line_is_ignored(tmp_path):
+    p = tmp_path / "m.jsonl"
+    p.write_text('{"id": "a"}\n{"id": "b", "lat')
+    assert collect.read_jsonl(p) == [{"id": "a"}]
+
+
+def test_split_is_stable_and_about_ten_percent():
+    sides = [split_of(0, f"resnet-{i:06d}") for i in range(4000)]
+    assert sides == [split_of(0, f"resnet-{i:06d}") for i in range(4000)]
+    assert 0.08 < sides.count("test") / 4000 < 0.12
+    assert 0.08 < sides.count("val") / 4000 < 0.12
+
+
+def test_unknown_family_and_empty_finalize(tmp_path):
+    with pytest.raises(NNProfError, match="unknown family 'resnot'"):
+        CollectConfig(families=["resnot"]).family_list()
+    with pytest.raises(NNProfError, match="nothing measured"):
+        finalize(CollectConfig(zoo=tmp_path / "zoo", work=tmp_path / "work"))
