@@ -1,25 +1,29 @@
 """ONNX Runtime latency measurement: the timing protocol, the platform fingerprint, the CSV.
 
-The protocol (why: docs/timing.md) is built for a machine whose speed changes from one
-second to the next (other tenants, a busy neighbour core):
+The protocol (the evidence is in docs/timing.md) is built for a machine whose speed
+changes from one second to the next (a busy neighbour core, other tenants):
 
 - Every model gets ``rounds`` short rounds, and the rounds of a *block* of models are
   interleaved in time (round-robin: round 1 of every model, then round 2, ...), so the
-  rounds of one model are seconds apart and meet independent noise. Successive rounds of
-  the same model are at least ``round_period_s`` apart (a lone model sleeps in between).
-- A round = one discarded warm-up run (models faster than ``warmup_below_ms``: the first
-  run after switching models is slow) and then runs for ``burst_s`` seconds (at least one).
+  rounds of one model are seconds apart and meet independent noise (the slowdowns stay
+  correlated for ~1-2 s). Two rounds of the same model are at least ``round_period_s``
+  apart (a lone model sleeps in between).
+- A round = one discarded warm-up run (for models faster than ``warmup_below_ms``: the
+  first run after switching models is slow), then runs for ``burst_s`` seconds (>= 1 run).
 - The latency is the minimum over all timed runs: the noise only ever adds time, and the
-  minimum over >= 20 independent rounds settles on the machine's fast mode. The spread of
-  the round minima is kept as a quality signal.
-- A fixed reference network (``reference_model``: ResNet-18 topology at half width,
-  64x64, seeded weights) is timed with the same protocol once per round of every block;
-  its latency tracks the machine's drift over a long collection and ``ref_ratio`` lets a
-  user re-normalise.
+  minimum over 20 independent rounds settles near the machine's fast mode. The median of
+  the round minima and the gap to the second-best round are kept as quality signals.
+- A fixed reference network (``reference_model``: ResNet-18 topology at half width, 64x64,
+  seeded weights, built without torch) is probed before every round; its fastest time in
+  the block (``ref_ms``) tracks the machine's drift over a long collection. Optionally
+  (``gate`` > 0) a round waits until the probe says the machine is in its fast mode.
 
-``measure_many`` times a block; ``measure_blocks`` streams a long list block by block;
-``measure_onnx`` times one model. All run single-process on whatever cores the process
-is pinned to (use ``taskset -c N``).
+``measure_many`` times one block; ``measure_blocks`` streams a long list block by block;
+``measure_onnx`` times one model; ``merge`` combines measurements of the same network made
+at different times (minutes-long slow stretches are the remaining noise: the minimum over
+two blocks far apart in time is steadier than one block). Everything runs in the calling
+process on the cores it is pinned to (``taskset -c N``); ``threads`` sets ORT's intra-op
+threads.
 """
 
 from __future__ import annotations
@@ -58,8 +62,9 @@ class Protocol:
     warmup_below_ms: float = 20.0  # discard the first run of a round for models faster than this
     round_period_s: float = 0.5  # minimum time between two rounds of the same block
     initial_warmup_s: float = 0.2  # once per session, before the first round (at least 2 runs)
-    reference: bool = True  # probe the reference network before every round
-    gate: float = 0.15  # run a round only when the probe is within this of its fastest (0: never wait)
+    reference: bool = True  # probe the reference network before every round (drift monitor)
+    gate: float = 0.0  # > 0: run a round only when the probe is within this of its fastest
+    # (tried at 0.15: no better test-retest here, +0.4 s wall per network; docs/timing.md)
     probe_runs: int = 3  # reference runs per probe (their minimum is the probe)
     max_wait_s: float = 2.0  # a model held back by the gate this long runs its round anyway
     probe_interval_s: float = 0.02  # pause between probes when every model is held back
@@ -479,6 +484,29 @@ def measure_blocks(
             yield start + i, r
 
 
+def merge(measurements: Sequence[Measurement]) -> Measurement:
+    """One network measured several times (e.g. in two collection passes hours apart) ->
+    one Measurement: the minimum over all rounds, the round minima concatenated."""
+    if not measurements:
+        raise ValueError("merge() needs at least one measurement")
+    mins = [x for m in measurements for x in m.round_min_ms]
+    srt = sorted(mins)
+    refs = [m.ref_ms for m in measurements if m.ref_ms]
+    best = min(measurements, key=lambda m: m.latency_ms)
+    return Measurement(
+        latency_ms=srt[0],
+        rounds=len(mins),
+        runs=sum(m.runs for m in measurements),
+        round_min_ms=mins,
+        median_round_ms=statistics.median(mins),
+        second_ms=srt[1] if len(srt) > 1 else srt[0],
+        ref_ms=best.ref_ms if best.ref_ms else (min(refs) if refs else None),
+        timing_s=sum(m.timing_s for m in measurements),
+        probe_s=sum(m.probe_s for m in measurements),
+        protocol=f"{best.protocol}*{len(measurements)}" if len(measurements) > 1 else best.protocol,
+    )
+
+
 def measure_onnx(
     model: Any,
     *,
@@ -571,6 +599,26 @@ def csv_row(model: str, input_size: int | None, batch_size: int | None, m: Measu
     row["nnprof"] = __version__
     row["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {c: row.get(c) for c in CSV_COLUMNS}
+
+
+_INT_COLUMNS = {"input_size", "batch_size", "rounds", "runs", "threads"}
+_FLOAT_COLUMNS = {"latency_ms", "median_round_ms", "spread_pct", "confirm_pct", "ref_ms",
+                  "ref_ratio", "timing_s", "probe_s"}
+
+
+def typed_row(row: dict[str, str]) -> dict[str, Any]:
+    """A row read back from the CSV with its numbers as numbers (empty cells -> None)."""
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if v == "" and (k in _INT_COLUMNS or k in _FLOAT_COLUMNS):
+            out[k] = None
+        elif k in _INT_COLUMNS:
+            out[k] = int(v)
+        elif k in _FLOAT_COLUMNS:
+            out[k] = float(v)
+        else:
+            out[k] = v
+    return out
 
 
 def _key(row: dict[str, Any]) -> tuple[str, ...]:

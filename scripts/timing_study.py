@@ -343,6 +343,97 @@ def cmd_analyse(args) -> None:
                                               "cycles": ncyc, "rows": rows}, indent=1))
 
 
+def _round_min(times: list[float], burst: float, warmup_below_ms: float = 20.0) -> tuple[float, float]:
+    """(minimum, cost ms) of one protocol round replayed on a recorded burst: the first run
+    discarded for models faster than `warmup_below_ms`, then >= 1 run and >= `burst` s."""
+    skip = 1 if times[0] < warmup_below_ms and len(times) > 1 else 0
+    out, acc = [], 0.0
+    for x in times[skip:]:
+        if out and acc >= burst * 1e3:
+            break
+        out.append(x)
+        acc += x
+    return min(out), sum(times[:skip]) + acc
+
+
+def cmd_replay(args) -> None:
+    """Replay the minimum protocol (K rounds x burst b, optionally gated by the reference
+    burst before each round) on a trace: test-retest MAPE between windows half a trace apart."""
+    bursts, refs = load_trace(Path(args.trace))
+    models = sorted(bursts)
+    ncyc = min(len(v) for v in bursts.values())
+    half = ncyc // 2
+    probe = {k: min(v["times"][:3]) for k, v in refs.items() if k[0] == "refA"}
+    rows = []
+    for gate in args.gates:
+        for K in args.rounds:
+            if K > half:
+                continue
+            for b in args.bursts:
+                errs, costs, turns = [], [], []
+                for m in models:
+                    est = []
+                    for cyc in (range(0, half), range(half, 2 * half)):
+                        fast = min(probe[("refA", mm, c)] for mm in models for c in cyc)
+                        quiet = [c for c in cyc
+                                 if gate == 0 or probe[("refA", m, c)] <= (1 + gate) * fast]
+                        # gated: the first K quiet turns (then forced rounds if too few)
+                        use = (quiet + [c for c in cyc if c not in quiet])[:K] if gate else list(cyc)[:K]
+                        vals = [_round_min(bursts[m][c]["times"], b) for c in use]
+                        est.append(min(v for v, _ in vals))
+                        costs.append(sum(c for _, c in vals) / 1e3)
+                        turns.append(max(use) - cyc[0] + 1)
+                    errs.append(abs(est[1] - est[0]) / est[0])
+                e = np.array(errs)
+                rows.append({"gate": gate, "rounds": K, "burst_s": b,
+                             "mape_pct": round(100 * e.mean(), 3),
+                             "p95_pct": round(100 * float(np.percentile(e, 95)), 3),
+                             "max_pct": round(100 * e.max(), 3),
+                             "cost_s": round(float(np.mean(costs)), 3),
+                             "turns": round(float(np.mean(turns)), 1)})
+                r = rows[-1]
+                print(f"gate {gate:4.2f} K={K:2d} b={b:.2f}: MAPE {r['mape_pct']:5.2f}% "
+                      f"p95 {r['p95_pct']:5.2f}% max {r['max_pct']:5.1f}% cost {r['cost_s']:.2f}s "
+                      f"turns {r['turns']:.1f}", flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps({"trace": Path(args.trace).name,
+                                              "models": len(models), "cycles": ncyc,
+                                              "rows": rows}, indent=1))
+
+
+def cmd_autocorr(args) -> None:
+    """Run two models back to back for `seconds` each (core 1) and print how long the
+    machine's slow and fast stretches last: autocorrelation of 0.2 s window minima."""
+    from nnprof.measure import Timer
+
+    out = {}
+    for name in args.models:
+        t = Timer(ONNX_DIR / f"{name}.onnx")
+        t.warmup(0.5)
+        ts, xs = [], []
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < args.seconds:
+            ts.append(time.perf_counter() - t0)
+            xs.append(t.run_once())
+        ts_a, xs_a = np.array(ts), np.array(xs)
+        res = {"runs": len(xs), "fastest_ms": float(xs_a.min())}
+        for w in (0.05, 0.2):
+            idx = (ts_a // w).astype(int)
+            mins = np.array([xs_a[idx == i].min() for i in np.unique(idx)]) / xs_a.min()
+            lf = np.log(mins)
+            lags = [1, 2, 5, 10, 25]
+            res[f"window_{w}s"] = {
+                "median_factor": round(float(np.median(mins)), 3),
+                "share_within_3pct": round(float(np.mean(mins < 1.03)), 3),
+                "autocorr": {f"{lag * w:g}s": round(float(np.corrcoef(lf[:-lag], lf[lag:])[0, 1]), 3)
+                             for lag in lags},
+            }
+        out[name] = res
+        print(name, json.dumps(res), flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -362,6 +453,18 @@ def main(argv: list[str] | None = None) -> None:
     an.add_argument("--ref-bursts", type=float, nargs="+", default=[0.0, 0.02, 0.06])
     an.add_argument("-o", "--out")
     an.set_defaults(fn=cmd_analyse)
+    rp = sub.add_parser("replay")
+    rp.add_argument("trace")
+    rp.add_argument("--rounds", type=int, nargs="+", default=[5, 10, 14, 20, 24])
+    rp.add_argument("--bursts", type=float, nargs="+", default=[0.01, 0.02, 0.03, 0.05, 0.1])
+    rp.add_argument("--gates", type=float, nargs="+", default=[0.0, 0.1, 0.2])
+    rp.add_argument("-o", "--out")
+    rp.set_defaults(fn=cmd_replay)
+    ac = sub.add_parser("autocorr")
+    ac.add_argument("--models", nargs="+", default=["tv_mobilenet_v2_224", "timm_test_vit_96"])
+    ac.add_argument("--seconds", type=float, default=60)
+    ac.add_argument("-o", "--out")
+    ac.set_defaults(fn=cmd_autocorr)
     args = ap.parse_args(argv)
     args.fn(args)
 

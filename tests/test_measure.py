@@ -92,6 +92,24 @@ def test_measure_blocks_streams_indices_in_order():
     assert [i for i, _ in got] == [0, 1, 2, 3, 4]
 
 
+def test_merge_takes_the_minimum_over_passes():
+    a = M.Measurement(latency_ms=2.0, rounds=2, runs=5, round_min_ms=[2.0, 3.0],
+                      median_round_ms=2.5, second_ms=3.0, ref_ms=1.0, timing_s=0.5)
+    b = M.Measurement(latency_ms=1.8, rounds=2, runs=4, round_min_ms=[1.9, 1.8],
+                      median_round_ms=1.85, second_ms=1.9, ref_ms=0.9, timing_s=0.4)
+    m = M.merge([a, b])
+    assert m.latency_ms == 1.8
+    assert m.rounds == 4 and m.runs == 9
+    assert m.round_min_ms == [2.0, 3.0, 1.9, 1.8]
+    assert m.second_ms == 1.9
+    assert m.median_round_ms == 1.95
+    assert m.ref_ms == 0.9  # the reference of the block that gave the minimum
+    assert m.timing_s == pytest.approx(0.9)
+    assert m.protocol == f"{a.protocol}*2"
+    with pytest.raises(ValueError):
+        M.merge([])
+
+
 def test_gate_without_reference_is_refused():
     with pytest.raises(NNProfError, match="reference"):
         M.measure_onnx(tiny_model(), protocol=replace(FAST, gate=0.1, reference=False))
@@ -256,10 +274,11 @@ def test_cli_measure_onnx_writes_and_resumes(tiny_path, tmp_path, fast_cli):
     assert "2 of 2 rows already in" in r2.stderr
     assert out.read_text() == before
     # a new batch size is appended after the existing rows
-    r3 = runner.invoke(app, ["measure", str(tiny_path), "-b", "4", "-o", str(out), "--rounds", "2"])
+    r3 = runner.invoke(app, ["measure", str(tiny_path), "-b", "4", "-o", str(out), "--rounds", "2"],
+                       env={"COLUMNS": "250"})
     assert r3.exit_code == 0, r3.output
     assert [x["batch_size"] for x in csv.DictReader(out.open())] == ["1", "2", "4"]
-    assert "latency" in r3.stdout and "min2x2msg15" in r3.stdout  # the table
+    assert "latency ms" in r3.stdout and "min2x2msg15" in r3.stdout  # the table
 
 
 def test_cli_bad_input_is_one_line(tiny_path, tmp_path, fast_cli):

@@ -66,7 +66,6 @@ _TABLE_COLUMNS = [
     ("rounds", "rounds"),
     ("runs", "runs"),
     ("ref_ratio", "x ref"),
-    ("status", ""),
 ]
 
 
@@ -160,7 +159,7 @@ def measure(
             size = input_size or zoo.default_input_size(r) or 224
         hit = log.find(r.qualified, size, b, fp) if log is not None else None
         if hit is not None:
-            rows[i] = {**hit, "status": "in csv"}
+            rows[i] = M.typed_row(hit)
         else:
             todo.append(i)
     if log is not None and len(todo) < len(jobs):
@@ -188,7 +187,7 @@ def measure(
                 row = M.csv_row(label, size, b, m, fp)
                 if log is not None:
                     log.append(row)
-                rows[i] = {**row, "status": "measured"}
+                rows[i] = row
     _print(rows, fmt)
 
 
@@ -231,7 +230,10 @@ def _print(rows: list[dict[str, Any]], fmt: Format) -> None:
     table = Table(title=f"{fp.get('cpu', '')} | {fp.get('provider', '')}, {fp.get('threads', '')} "
                   f"thread(s) | onnxruntime {fp.get('onnxruntime', '')} | {fp.get('protocol', '')}")
     for key, head in _TABLE_COLUMNS:
-        table.add_column(head, justify="left" if key in ("model", "status") else "right")
+        if key == "model":
+            table.add_column(head, overflow="fold", min_width=12)
+        else:
+            table.add_column(head, justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(*[_fmt(r.get(k)) if k != "status" else r.get(k, "") for k, _ in _TABLE_COLUMNS])
+        table.add_row(*[_fmt(r.get(k)) for k, _ in _TABLE_COLUMNS])
     out.print(table)
