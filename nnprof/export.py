@@ -294,13 +294,57 @@ def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, bool, str]:
     return simp, True, ""
 
 
+_SMALL = 1024  # initializers up to this many elements keep their values for data propagation
+
+
 def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """ONNX shape inference (strict, else non-strict), run on a copy without the weights.
+
+    Big initializers keep only name, type and dims in that copy (inference needs no more;
+    small ones, such as Reshape targets, keep their values): serialising the weights into
+    the C++ inference costs seconds on large models. The inferred shapes are then written
+    into `model`, which is returned.
+    """
+    import onnx
     from onnx import shape_inference
 
+    g = model.graph
+    sk = onnx.ModelProto()
+    _copy_except(model, sk, "graph")
+    _copy_except(g, sk.graph, "initializer")
+    for t in g.initializer:
+        stub = sk.graph.initializer.add()
+        n = 1
+        for d in t.dims:
+            n *= d
+        if n <= _SMALL:
+            stub.CopyFrom(t)
+        else:
+            stub.name, stub.data_type = t.name, t.data_type
+            stub.dims.extend(t.dims)
     try:
-        return shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+        inferred = shape_inference.infer_shapes(sk, strict_mode=True, data_prop=True)
     except Exception:
-        return shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        inferred = shape_inference.infer_shapes(sk, strict_mode=False, data_prop=True)
+    del g.value_info[:]
+    g.value_info.extend(inferred.graph.value_info)
+    del g.output[:]
+    g.output.extend(inferred.graph.output)
+    return model
+
+
+def _copy_except(src, dst, skip: str) -> None:
+    """Copy every set protobuf field of src into dst except one (no serialisation)."""
+    for f, v in src.ListFields():
+        if f.name == skip:
+            continue
+        rep = getattr(f, "is_repeated", None)
+        if rep if rep is not None else f.label == f.LABEL_REPEATED:
+            getattr(dst, f.name).extend(v)
+        elif f.message_type is not None:
+            getattr(dst, f.name).CopyFrom(v)
+        else:
+            setattr(dst, f.name, v)
 
 
 def _export_any(
