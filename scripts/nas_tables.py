@@ -24,8 +24,9 @@ PAPER = {
 
 def ms(values: list[float], digits: int = 3) -> str:
     a = np.asarray(values, dtype=float)
-    sd = a.std(ddof=1) if len(a) > 1 else 0.0
-    return f"{a.mean():.{digits}f} ± {sd:.{digits}f}"
+    if len(a) == 1:
+        return f"{a[0]:.{digits}f}"  # one seed: no spread to report
+    return f"{a.mean():.{digits}f} ± {a.std(ddof=1):.{digits}f}"
 
 
 def main(paths: list[str]) -> None:
@@ -45,7 +46,7 @@ def main(paths: list[str]) -> None:
         cols = ["train cells", "seeds", "test cells"]
         if bench == "nb101":
             cols += ["tau, 100 test", "paper"]
-        cols += ["tau, all test", "paper", "ACC(10%), all", "train min / run"]
+        cols += ["tau, all test", "paper", "ACC(10%), all", "epochs (best)", "train min / run"]
         print("| " + " | ".join(cols) + " |")
         print("|" + "---|" * len(cols))
         for key in keys:
@@ -57,6 +58,7 @@ def main(paths: list[str]) -> None:
                 ms([r["tau_all"] for r in runs]),
                 str(paper.get("tau_all", "-")),
                 ms([r["acc10_all"] for r in runs], 2),
+                f"{doc['config']['epochs']} ({', '.join(str(r['best_epoch']) for r in runs)})",
                 f"{np.mean([r['train_seconds'] for r in runs]) / 60:.1f}",
             ]
             print("| " + " | ".join(row) + " |")
