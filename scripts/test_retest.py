@@ -177,6 +177,39 @@ def cmd_compare(args) -> None:
     print(json.dumps(summary, indent=1))
 
 
+def cmd_summary(args) -> None:
+    """Several runs: how much slower each run was than the best of all runs (median over
+    models), and the test-retest MAPE of the minimum over n runs vs n other runs."""
+    import itertools
+
+    runs = args.runs
+    lat = {r: {(x["model"], x["input_size"]): float(x["latency_ms"])
+               for x in csv.DictReader(open(RESULTS / f"retest-{r}.csv"))} for r in runs}
+    meta = {r: json.loads((RESULTS / f"retest-{r}.json").read_text()) for r in runs}
+    keys = sorted(set.intersection(*(set(v) for v in lat.values())))
+    best = {k: min(lat[r][k] for r in runs) for k in keys}
+    per_run = []
+    for r in sorted(runs, key=lambda r: meta[r]["started_epoch"]):
+        f = np.array([lat[r][k] / best[k] for k in keys])
+        per_run.append({"run": r, "started": meta[r]["started"], "protocol": meta[r]["protocol"]["name"],
+                        "median_excess_pct": round(100 * (float(np.median(f)) - 1), 2),
+                        "ref_ms": round(meta[r]["ref_ms"], 4)})
+        print(per_run[-1])
+    order = sorted(runs, key=lambda r: meta[r]["started_epoch"])
+    pooled = {}
+    for n in range(1, len(runs) // 2 + 1):
+        vals = []
+        for sub in itertools.combinations(order, 2 * n):
+            a = np.array([min(lat[r][k] for r in sub[0::2]) for k in keys])
+            b = np.array([min(lat[r][k] for r in sub[1::2]) for k in keys])
+            vals.append(float(np.mean(np.abs(b - a) / a)))
+        pooled[n] = {"splits": len(vals), "mean_mape_pct": round(100 * float(np.mean(vals)), 3)}
+        print(f"min of {n} run(s) vs min of {n} other run(s): mean MAPE "
+              f"{pooled[n]['mean_mape_pct']:.2f}% over {len(vals)} splits")
+    if args.out:
+        Path(args.out).write_text(json.dumps({"runs": per_run, "min_of_n": pooled}, indent=1))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -191,6 +224,10 @@ def main(argv: list[str] | None = None) -> None:
     c.add_argument("a")
     c.add_argument("b")
     c.set_defaults(fn=cmd_compare)
+    sm = sub.add_parser("summary", help="run-level drift and min-of-n-runs retest error")
+    sm.add_argument("runs", nargs="+")
+    sm.add_argument("-o", "--out")
+    sm.set_defaults(fn=cmd_summary)
     args = ap.parse_args(argv)
     args.fn(args)
 

@@ -184,7 +184,7 @@ def cmd_study(args) -> None:
     refa, refb = (f"{n}@{s}" for n, s, _ in refs)
     for t in timers.values():
         t.burst(0.2, min_runs=2)
-    out = RESULTS / f"study-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+    out = ONNX_DIR / f"study-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"  # ~4 MB: not committed
     RESULTS.mkdir(parents=True, exist_ok=True)
     rng = random.Random(args.seed)
     keys = [f"{n}@{s}" for n, s, _ in models]
@@ -378,7 +378,9 @@ def cmd_replay(args) -> None:
                         quiet = [c for c in cyc
                                  if gate == 0 or probe[("refA", m, c)] <= (1 + gate) * fast]
                         # gated: the first K quiet turns (then forced rounds if too few)
-                        use = (quiet + [c for c in cyc if c not in quiet])[:K] if gate else list(cyc)[:K]
+                        spaced = list(cyc)[:: args.step]
+                        use = ((quiet + [c for c in cyc if c not in quiet])[:K] if gate
+                               else spaced[:K])
                         vals = [_round_min(bursts[m][c]["times"], b) for c in use]
                         est.append(min(v for v, _ in vals))
                         costs.append(sum(c for _, c in vals) / 1e3)
@@ -434,6 +436,106 @@ def cmd_autocorr(args) -> None:
         Path(args.out).write_text(json.dumps(out, indent=1))
 
 
+def cmd_sched(args) -> None:
+    """Is the noise preemption on our core? Alternate SCHED_OTHER / SCHED_FIFO every 0.3 s
+    (three models, 0.1 s bursts) and compare the burst minima of the two modes. Needs root."""
+    from nnprof.measure import Timer
+
+    names = args.models
+    timers = {n: Timer(ONNX_DIR / f"{n}.onnx") for n in names}
+    for t in timers.values():
+        t.warmup(0.3)
+    res: dict[str, dict[str, list[float]]] = {m: {n: [] for n in names} for m in ("other", "fifo")}
+    t0 = time.time()
+    i = 0
+    try:
+        while time.time() - t0 < args.seconds:
+            mode = "fifo" if i % 2 else "other"
+            if mode == "fifo":
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+            else:
+                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            for n, t in timers.items():
+                xs, end = [], time.perf_counter() + 0.1
+                while time.perf_counter() < end:
+                    xs.append(t.run_once())
+                res[mode][n].append(min(xs))
+            i += 1
+    finally:
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    out = {}
+    for n in names:
+        fast = min(min(res[m][n]) for m in res)
+        for m in res:
+            f = np.array(res[m][n]) / fast
+            out[f"{n}/{m}"] = {"bursts": len(f), "median_factor": round(float(np.median(f)), 3),
+                               "p90_factor": round(float(np.percentile(f, 90)), 3),
+                               "share_within_3pct": round(float(np.mean(f < 1.03)), 3)}
+            print(n, m, out[f"{n}/{m}"], flush=True)
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1))
+
+
+def cmd_describe(args) -> None:
+    """Describe the noise in a trace: per model the slowdown of burst minima, their
+    correlation with the adjacent reference bursts, the first-run penalty, and how well a
+    quiet reference burst predicts a fast model burst (the idea behind gating)."""
+    bursts, refs = load_trace(Path(args.trace))
+    models = sorted(bursts, key=lambda m: min(min(r["times"]) for r in bursts[m].values()))
+    rmin = {k: min(v["times"]) for k, v in refs.items()}
+    fast_ref = {r: min(v for k, v in rmin.items() if k[0] == r) for r in ("refA", "refB")}
+    per, pooled = {}, {"refA": ([], []), "refB": ([], [])}
+    for m in models:
+        cyc = sorted(bursts[m])
+        mins = np.array([min(bursts[m][c]["times"][1:] or bursts[m][c]["times"]) for c in cyc])
+        f = mins / mins.min()
+        d = {"fastest_ms": round(float(mins.min()), 4),
+             "median_factor": round(float(np.median(f)), 3),
+             "p90_factor": round(float(np.percentile(f, 90)), 3),
+             "share_within_3pct": round(float(np.mean(f < 1.03)), 3)}
+        for r in ("refA", "refB"):
+            g = np.array([rmin[(r, m, c)] for c in cyc]) / fast_ref[r]
+            d[f"corr_{r}"] = round(float(np.corrcoef(np.log(f), np.log(g))[0, 1]), 3)
+            pooled[r][0].extend(np.log(f))
+            pooled[r][1].extend(np.log(g))
+        first = [b["times"][0] / min(b["times"][1:]) for b in bursts[m].values() if len(b["times"]) > 2]
+        d["first_run_factor"] = round(float(np.median(first)), 3) if first else None
+        per[m] = d
+    out: dict = {"models": per, "pooled_corr": {
+        r: round(float(np.corrcoef(*pooled[r])[0, 1]), 3) for r in pooled}}
+    # gating: P(model burst within 3% of its fastest | the reference burst before it is quiet)
+    probe = {k: min(v["times"][:3]) for k, v in refs.items() if k[0] == "refA"}
+    fastp = min(probe.values())
+    gates = {}
+    for g in (0.05, 0.10, 0.20, 0.30):
+        pq, pn, nq, nt = [], [], 0, 0
+        for m in models:
+            cyc = sorted(bursts[m])
+            mins = np.array([min(bursts[m][c]["times"][1:] or bursts[m][c]["times"]) for c in cyc])
+            good = mins <= mins.min() * 1.03
+            q = np.array([probe[("refA", m, c)] <= (1 + g) * fastp for c in cyc])
+            if q.any():
+                pq.append(good[q].mean())
+            if (~q).any():
+                pn.append(good[~q].mean())
+            nq += int(q.sum())
+            nt += len(q)
+        gates[str(g)] = {"quiet_share": round(nq / nt, 3),
+                         "p_fast_if_quiet": round(float(np.mean(pq)), 3) if pq else None,
+                         "p_fast_otherwise": round(float(np.mean(pn)), 3)}
+    out["gating_refA_probe"] = gates
+    print(f"{'model':40} {'fast ms':>8} {'med f':>6} {'p90 f':>6} {'<3%':>5} {'corrA':>6} "
+          f"{'corrB':>6} {'1st run':>7}")
+    for m, d in per.items():
+        print(f"{m:40} {d['fastest_ms']:8.3f} {d['median_factor']:6.3f} {d['p90_factor']:6.3f} "
+              f"{d['share_within_3pct']:5.2f} {d['corr_refA']:6.2f} {d['corr_refB']:6.2f} "
+              f"{d['first_run_factor'] or float('nan'):7.3f}")
+    print("pooled correlation:", out["pooled_corr"])
+    print("gating:", json.dumps(gates))
+    if args.out:
+        Path(args.out).write_text(json.dumps(out, indent=1))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -458,13 +560,25 @@ def main(argv: list[str] | None = None) -> None:
     rp.add_argument("--rounds", type=int, nargs="+", default=[5, 10, 14, 20, 24])
     rp.add_argument("--bursts", type=float, nargs="+", default=[0.01, 0.02, 0.03, 0.05, 0.1])
     rp.add_argument("--gates", type=float, nargs="+", default=[0.0, 0.1, 0.2])
+    rp.add_argument("--step", type=int, default=1,
+                    help="ungated: use every STEP-th cycle (rounds ~23 s x STEP apart)")
     rp.add_argument("-o", "--out")
     rp.set_defaults(fn=cmd_replay)
+    de = sub.add_parser("describe")
+    de.add_argument("trace")
+    de.add_argument("-o", "--out")
+    de.set_defaults(fn=cmd_describe)
     ac = sub.add_parser("autocorr")
     ac.add_argument("--models", nargs="+", default=["tv_mobilenet_v2_224", "timm_test_vit_96"])
     ac.add_argument("--seconds", type=float, default=60)
     ac.add_argument("-o", "--out")
     ac.set_defaults(fn=cmd_autocorr)
+    sc = sub.add_parser("sched")
+    sc.add_argument("--models", nargs="+",
+                    default=["timm_test_vit_96", "timm_tinynet_e_106", "tv_mobilenet_v2_224"])
+    sc.add_argument("--seconds", type=float, default=120)
+    sc.add_argument("-o", "--out")
+    sc.set_defaults(fn=cmd_sched)
     args = ap.parse_args(argv)
     args.fn(args)
 
