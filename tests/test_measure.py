@@ -298,3 +298,26 @@ def test_cli_bad_input_is_one_line(tiny_path, tmp_path, fast_cli):
         assert msg in r.stderr, (args, r.stderr)
         assert "Traceback" not in r.output
         assert r.stderr.strip().count("\n") == 0, r.stderr
+
+
+def test_cli_interrupted_run_keeps_finished_rows_and_resumes(tiny_path, tmp_path, fast_cli,
+                                                             monkeypatch):
+    out = tmp_path / "m.csv"
+    real = M.measure_many
+    calls = {"n": 0}
+
+    def flaky(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt  # Ctrl-C while the second row is being measured
+        return real(*a, **k)
+
+    monkeypatch.setattr(M, "measure_many", flaky)
+    args = ["measure", str(tiny_path), "-b", "1,2,3", "-o", str(out), "--rounds", "1"]
+    r = runner.invoke(app, args)
+    assert r.exit_code != 0
+    assert [x["batch_size"] for x in csv.DictReader(out.open())] == ["1"]
+    r2 = runner.invoke(app, [*args, "--format", "json"])
+    assert r2.exit_code == 0, r2.output
+    assert "1 of 3 rows already in" in r2.stderr
+    assert [x["batch_size"] for x in csv.DictReader(out.open())] == ["1", "2", "3"]
