@@ -10,7 +10,9 @@ Three stages share a work directory (default `.nnprof-collect/`, never committed
     finalize  joins built and measured records into zoo/data/<family>.jsonl.gz, writes the
               split (zoo/split.json) and the summary used by the datasheet (zoo/stats.json)
 
-Every stage skips what is already done, so re-running the same command resumes. `build`
+Every stage skips what is already done, so re-running the same command resumes; networks
+already in `zoo/data` (an earlier session's work) are neither rebuilt nor re-measured, and
+`finalize` keeps them. `build`
 and `measure` may run at the same time in two processes (one core each): `measure` waits
 for `build` to produce work, and stops when `build` has finished and nothing is left.
 
@@ -123,6 +125,18 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def zoo_records(cfg: CollectConfig) -> dict[str, dict[str, Any]]:
+    """Records already in the dataset (zoo/data/*.jsonl.gz), by id: earlier sessions' work."""
+    out: dict[str, dict[str, Any]] = {}
+    for path in sorted((cfg.zoo / "data").glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    out[r["id"]] = r
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # build
 
@@ -171,6 +185,7 @@ def build_stage(cfg: CollectConfig, on_event: Callable[[str, str], None] | None 
     (work / "built").mkdir(parents=True, exist_ok=True)
     (work / BUILD_DONE).unlink(missing_ok=True)
     failed = {r["id"] for r in read_jsonl(work / "failed.jsonl")}
+    failed |= set(zoo_records(cfg))  # measured in an earlier session: nothing to build
     versions = library_versions()
     counts = {"built": 0, "skipped": 0, "failed": 0}
     for family, index in cfg.ids_in_order():
@@ -214,7 +229,7 @@ def pending_ids(cfg: CollectConfig) -> list[str]:
 def measure_stage(
     cfg: CollectConfig,
     *,
-    block: int = 16,
+    block: int = 48,
     threads: int = 1,
     provider: str = "cpu",
     wait: bool = True,
@@ -311,9 +326,13 @@ def finalize(cfg: CollectConfig) -> dict[str, Any]:
     """Join built + measured records into zoo/data/*.jsonl.gz, zoo/split.json, zoo/stats.json."""
     work = cfg.work
     measured = {r["id"]: r for r in read_jsonl(work / "measured.jsonl")}
-    if not measured:
+    previous = zoo_records(cfg)
+    if not measured and not previous:
         raise NNProfError(f"nothing measured yet in {work}: run `nnprof collect measure` first")
     by_family: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for sid, rec in previous.items():
+        if sid not in measured:
+            by_family[rec["family"]].append(rec)
     for sid, m in sorted(measured.items()):
         p = work / "built" / f"{sid}.json"
         if not p.exists():
@@ -346,7 +365,7 @@ def finalize(cfg: CollectConfig) -> dict[str, Any]:
             "input_sizes": [min(r["input_size"] for r in recs), max(r["input_size"] for r in recs)],
         }
     stats["total"] = sum(f["count"] for f in stats["families"].values())
-    stats["platform"] = next(iter(measured.values()))["platform"]
+    stats["platform"] = next(r for recs in by_family.values() for r in recs)["platform"]
     _write_atomic(cfg.zoo / "split.json", json.dumps(split, indent=0).encode())
     _write_atomic(cfg.zoo / "stats.json", json.dumps(stats, indent=2).encode())
     return stats

@@ -53,6 +53,12 @@ def test_build_measure_finalize_resume(tmp_path, fast_protocol):
     spec = json.loads((cfg.zoo / "split.json").read_text())
     assert spec["seed"] == 0 and set(spec) >= {"val", "test"}
 
+    # a later session with a fresh work directory resumes from what the zoo already holds
+    later = CollectConfig(zoo=cfg.zoo, work=tmp_path / "work2", families=["nasbench201"], per_family=2)
+    assert build_stage(later) == {"built": 0, "skipped": 2, "failed": 0}
+    assert finalize(later)["total"] == 2
+    assert sorted(s.id for s in read_zoo(cfg.zoo)) == ["nasbench201-000000", "nasbench201-000001"]
+
 
 def test_torn_last_line_is_ignored(tmp_path):
     p = tmp_path / "m.jsonl"

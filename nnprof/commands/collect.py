@@ -83,7 +83,7 @@ def measure_cmd(
     seed: Seed = 0,
     work: Work = Path(".nnprof-collect"),
     zoo: Zoo = Path("zoo"),
-    block: Block = 16,
+    block: Block = 48,
     threads: Threads = 1,
     wait: Annotated[bool, typer.Option(help="Wait for `build` while it is still running.")] = True,
 ) -> None:
@@ -157,7 +157,7 @@ def run_cmd(
     seed: Seed = 0,
     work: Work = Path(".nnprof-collect"),
     zoo: Zoo = Path("zoo"),
-    block: Block = 16,
+    block: Block = 48,
     threads: Threads = 1,
     cores: Cores = "0,1",
 ) -> None:
