@@ -1,11 +1,15 @@
 """NAR-Former V2 latency predictor (Yi et al., NeurIPS 2023, Sec. 3.2-3.3) and its baselines.
 
 The whole model is in this file. A batch of graphs arrives as padded dense tensors
-(`nnprof.encode.GraphBatch`): no Python loop over graphs anywhere.
+(`nnprof.encode.GraphBatch`); the models drop the padding (`Packed`: the real nodes of all
+graphs as rows, the edges as index lists, i.e. a block-diagonal batch without its zeros)
+and never loop over graphs in Python.
 
 Dimension letters used in the shape comments:
     B  graphs in the batch
     N  nodes per graph (padded to the largest graph of the batch)
+    R  real nodes of the whole batch (padding dropped: "packed" rows)
+    E  directed edges of the whole batch (each undirected edge twice)
     F  node feature width (encode.NODE_DIM; 152 in the reference encoding)
     S  static feature width (40: f_PE of batch size, GMACs, params, memory access)
     C  input width of a block (F for the first block, D afterwards)
@@ -59,13 +63,85 @@ class ModelArgs:
 
 
 # ----------------------------------------------------------------------------------------
+# Packed batches: only real nodes, edges as index lists (block-diagonal without the zeros)
+
+
+@dataclass
+class Packed:
+    """The real nodes of a padded batch as R rows, and its edges as index lists.
+
+    Per-node layers run on (R, C) rows, so padding costs nothing; attention runs over the
+    E directed edges (both directions of each undirected one), so graph-aided attention
+    costs E x C instead of B x N x N x C. The edges come in P node pairs i <= j (the
+    score X_i . X_j is symmetric, so it is computed once per pair). Shapes: R real
+    nodes, E directed edges, P pairs.
+    """
+
+    rows: torch.Tensor  # (R,) long: flat index b * N + i of each real node
+    graph: torch.Tensor  # (R,) long: graph of each real node
+    src: torch.Tensor  # (E,) long: packed index of the attending node i
+    dst: torch.Tensor  # (E,) long: packed index of its neighbour j
+    weight: torch.Tensor  # (E,) adjacency value A_ij (0 for the reverse of a one-way edge)
+    pair_i: torch.Tensor  # (P,) long: packed index of the first node of each pair
+    pair_j: torch.Tensor  # (P,) long: ... and of the second (pair_i <= pair_j)
+    pair: torch.Tensor  # (E,) long: the pair of each directed edge
+    batch: int  # B
+    nodes: int  # N
+
+    @classmethod
+    def from_dense(cls, adj: torch.Tensor, mask: torch.Tensor) -> Packed:
+        b, n = mask.shape
+        flat = mask.reshape(-1)  # (B*N,)
+        rows = flat.nonzero().squeeze(1)  # (R,)
+        pos = torch.cumsum(flat, 0) - 1  # (B*N,): packed index of each real node
+        a = adj * (mask.unsqueeze(1) & mask.unsqueeze(2))  # (B, N, N): edges of real nodes only
+        gb, i, j = torch.triu(a + a.transpose(1, 2)).nonzero(as_tuple=True)  # (P,) each, i <= j
+        pi, pj = pos[gb * n + i], pos[gb * n + j]  # (P,) packed indices
+        off = i != j  # (P,) self-loops (if any) are one directed edge, other pairs two
+        pairs = torch.arange(len(pi), device=adj.device)  # (P,)
+        return cls(
+            rows=rows,
+            graph=torch.div(rows, n, rounding_mode="floor"),
+            src=torch.cat([pi, pj[off]]),  # (E,)
+            dst=torch.cat([pj, pi[off]]),  # (E,)
+            weight=torch.cat([a[gb, i, j], a[gb, j, i][off]]),  # (E,)
+            pair_i=pi,
+            pair_j=pj,
+            pair=torch.cat([pairs, pairs[off]]),  # (E,)
+            batch=b,
+            nodes=n,
+        )
+
+    def gather(self, t: torch.Tensor) -> torch.Tensor:
+        """(B, N, ...) -> (R, ...): the real rows."""
+        return t.reshape(self.batch * self.nodes, *t.shape[2:]).index_select(0, self.rows)
+
+    def scatter(self, t: torch.Tensor) -> torch.Tensor:
+        """(R, D) -> (B, N, D) with zero padded rows."""
+        out = t.new_zeros(self.batch * self.nodes, t.shape[-1])  # (B*N, D)
+        out.index_copy_(0, self.rows, t)
+        return out.reshape(self.batch, self.nodes, -1)  # (B, N, D)
+
+    def sum_nodes(self, t: torch.Tensor) -> torch.Tensor:
+        """(R, D) -> (B, D): sum over each graph's real nodes (the readout)."""
+        return t.new_zeros(self.batch, t.shape[-1]).index_add_(0, self.graph, t)  # (B, D)
+
+
+# ----------------------------------------------------------------------------------------
 # The graph-aided attention Transformer block
+
+
+def _relu(x: torch.Tensor) -> torch.Tensor:
+    """ReLU, in place when no gradient is recorded (saves a pass over memory at inference)."""
+    return x.relu_() if not torch.is_grad_enabled() else F.relu(x)
 
 
 class GroupedLinear(nn.Module):
     """Linear map applied separately to G equal channel groups (block-diagonal weight).
 
-    y[..., g, :] = x[..., g, :] W_g + b_g, so it has 1/G of a dense layer's weights.
+    y[:, g] = x[:, g] W_g + b_g, so it has 1/G of a dense layer's weights. One matrix
+    product per group on a column slice was the fastest CPU form measured (vs. baddbmm
+    on a transposed view, grouped conv1d and einsum): no transposed copies.
     """
 
     def __init__(self, in_dim: int, out_dim: int, groups: int):
@@ -79,11 +155,13 @@ class GroupedLinear(nn.Module):
         self.bias = nn.Parameter(torch.empty(groups, go).uniform_(-bound, bound))  # (G, O/G)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        lead = x.shape[:-1]
-        g = self.groups
-        x = x.reshape(-1, g, x.shape[-1] // g).transpose(0, 1)  # (G, M, C/G), M = all rows
-        y = torch.baddbmm(self.bias.unsqueeze(1), x, self.weight)  # (G, M, O/G)
-        return y.transpose(0, 1).reshape(*lead, -1)  # (..., O)
+        w, b = self.weight, self.bias
+        x = x.to(w.dtype)  # (M, C), in the weights' precision (see `to_inference_dtype`)
+        # split/unbind rather than indexing: their backward is one cat/stack, where
+        # indexing would zero-fill a full-size gradient per group
+        xs = x.split(w.shape[1], dim=-1)  # G x (M, C/G)
+        parts = [torch.addmm(bg, xg, wg) for xg, wg, bg in zip(xs, w.unbind(0), b.unbind(0), strict=True)]  # G x (M, O/G)
+        return torch.cat(parts, dim=-1)  # (M, O)
 
 
 class GFFN(nn.Module):
@@ -100,8 +178,8 @@ class GFFN(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.drop(F.relu(self.fc1(x)))  # (B, N, H)
-        return self.fc2(h)  # (B, N, D)
+        h = self.drop(_relu(self.fc1(x)))  # (R, H)
+        return self.fc2(h)  # (R, D)
 
 
 class GraphAttentionBlock(nn.Module):
@@ -117,18 +195,21 @@ class GraphAttentionBlock(nn.Module):
 
     ``Norm`` divides each row by its sum (+1e-6): a linear attention, no softmax. ``X`` is
     both query and key; the sigmoid keeps every score positive. ``d`` is the width of X.
-    ``A`` is the symmetric 0/1 adjacency without self-loops. With ``use_adjacency=False``
-    (the "global attention" ablation, Table 6) ``A`` is replaced by "every pair of real
-    nodes", self included, i.e. ``S = X X^T / sqrt(d)`` restricted to the graph.
+    ``A`` is the symmetric 0/1 adjacency without self-loops, so S is as sparse as the
+    graph: it is computed on the edge list only (same values as the dense form). With
+    ``use_adjacency=False`` (the "global attention" ablation, Table 6) ``A`` is replaced by
+    "every pair of real nodes", self included: ``S = X X^T / sqrt(d)`` within each graph,
+    computed densely.
 
     The first block may change the width (``in_dim`` C -> ``dim`` D): Eq. 6 has no residual,
     so W_a and W_r project the encoded nodes, as in the reference (no separate input layer).
 
-    Padded nodes (mask False) get no attention weight and are zeroed on output, so they
-    never reach real nodes.
+    Padded nodes (mask False) are never computed on and come back as zero rows, so they
+    cannot reach real nodes.
 
     Shapes:
-        x (B, N, C), adj (B, N, N), degree (B, N), mask (B, N) bool -> (B, N, D)
+        forward: x (B, N, C), adj (B, N, N), degree (B, N), mask (B, N) bool -> (B, N, D)
+        forward_packed: x (R, C), degree (R,), Packed -> (R, D)
     """
 
     def __init__(
@@ -158,19 +239,46 @@ class GraphAttentionBlock(nn.Module):
     def forward(
         self, x: torch.Tensor, adj: torch.Tensor, degree: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        m = mask.unsqueeze(-1).to(x.dtype)  # (B, N, 1)
-        h = x * torch.sigmoid(self.degree_gate(degree.unsqueeze(-1).to(x.dtype)))  # (B, N, C)
-        q = torch.sigmoid(self.qk(h))  # (B, N, C)
+        p = Packed.from_dense(adj, mask)
+        return p.scatter(self.forward_packed(p.gather(x), p.gather(degree), p))  # (B, N, D)
+
+    def attend(self, q: torch.Tensor, h: torch.Tensor, p: Packed) -> torch.Tensor:
+        """Norm(S) V for every real node: q (R, C), V (R, K) -> (R, K)."""
+        q = q.float()  # attention weights in fp32 even under bf16 autocast
+        r = q.shape[0]
         if self.use_adjacency:
-            a = adj.to(x.dtype)  # (B, N, N)
-        else:
-            a = m * m.transpose(1, 2)  # (B, N, N): all pairs of real nodes
-        s = torch.bmm(q, q.transpose(1, 2)) * self.scale * a  # (B, N, N)
-        s = s / (s.sum(-1, keepdim=True) + 1e-6)  # (B, N, N), rows sum to 1 (or 0 if no neighbour)
-        z = self.attn_out(torch.bmm(s, h)) + self.root(h)  # (B, N, D)
-        z = F.normalize(z, p=2.0, dim=-1, eps=1e-12)  # (B, N, D), unit rows
-        z = self.drop(F.relu(z)) * m  # (B, N, D), padded rows zero
-        return (z + self.gamma * self.ffn(self.norm(z))) * m  # (B, N, D)
+            # index_select, not q[idx]: several times faster on CPU
+            s = (q.index_select(0, p.pair_i) * q.index_select(0, p.pair_j)).sum(-1)  # (P,)
+            s = s.index_select(0, p.pair) * self.scale * p.weight.float()  # (E,) entries of S
+            den = q.new_zeros(r).index_add_(0, p.src, s)  # (R,) row sums of S
+            w = (s / (den.index_select(0, p.src) + 1e-6)).to(h.dtype)  # (E,)
+            msg = w.unsqueeze(-1) * h.index_select(0, p.dst)  # (E, K)
+            return h.new_zeros(h.shape).index_add_(0, p.src, msg)  # (R, K)
+        qd, hd = p.scatter(q), p.scatter(h)  # (B, N, C) each, zero padded rows
+        real = torch.zeros(p.batch * p.nodes, 1, device=q.device)  # (B*N, 1)
+        real[p.rows] = 1.0
+        real = real.reshape(p.batch, p.nodes, 1)  # (B, N, 1)
+        s = torch.bmm(qd, qd.transpose(1, 2)) * self.scale * (real * real.transpose(1, 2))  # (B, N, N)
+        s = s / (s.sum(-1, keepdim=True) + 1e-6)  # (B, N, N)
+        return p.gather(torch.bmm(s.to(hd.dtype), hd))  # (R, K)
+
+    def forward_packed(self, x: torch.Tensor, degree: torch.Tensor, p: Packed) -> torch.Tensor:
+        dt = self.qk.weight.dtype  # float32, or bfloat16 for fast inference
+        x = x.to(dt)
+        h = x * torch.sigmoid(self.degree_gate(degree.unsqueeze(-1).to(dt)))  # (R, C)
+        # One product for the three projections of h~ (faster than three): W_a is applied
+        # before the attention, W_a (Norm(S) h~) = Norm(S) (W_a h~), and b_a after it, so a
+        # node without neighbours still gets b_a.
+        c, d = self.qk.out_features, self.root.out_features
+        w = torch.cat([self.qk.weight, self.attn_out.weight, self.root.weight])  # (C+2D, C)
+        b = torch.cat([self.qk.bias, torch.zeros_like(self.attn_out.bias), self.attn_out.bias])  # (C+2D,)
+        q, v, r = F.linear(h, w, b).split([c, d, d], dim=-1)  # (R, C), (R, D), (R, D)
+        z = self.attend(torch.sigmoid(q), v, p) + r  # (R, D)
+        # normalisation, LayerNorm and the residual sum stay in float32 in any precision:
+        # gamma starts at 1e-4, and bf16 would round the GFFN branch away
+        z = F.normalize(z.float(), p=2.0, dim=-1, eps=1e-12)  # (R, D), unit rows
+        z = self.drop(_relu(z))  # (R, D)
+        return z + self.gamma * self.ffn(self.norm(z)).float()  # (R, D) float32
 
 
 # ----------------------------------------------------------------------------------------
@@ -198,11 +306,12 @@ class LatencyHead(nn.Module):
         self.register_buffer("out_scale", torch.ones(()))
 
     def forward(self, pooled: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
-        e = F.relu(self.static(static))  # (B, D)
-        h = torch.cat([pooled, e], dim=-1)  # (B, 2D)
+        dt = self.fc1.weight.dtype
+        e = F.relu(self.static(static.to(dt)))  # (B, D)
+        h = torch.cat([pooled.to(dt), e], dim=-1)  # (B, 2D)
         h = self.drop(F.relu(self.fc1(h)))  # (B, D)
         h = self.drop(F.relu(self.fc2(h)))  # (B, D)
-        return -F.logsigmoid(self.fc3(h)).squeeze(-1) * self.out_scale  # (B,)
+        return -F.logsigmoid(self.fc3(h).float()).squeeze(-1) * self.out_scale  # (B,) float32
 
 
 class NARFormerV2(nn.Module):
@@ -232,11 +341,12 @@ class NARFormerV2(nn.Module):
         self.head = LatencyHead(args.hidden, args.static_dim, args.dropout)
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
-        h = batch.x  # (B, N, F)
+        p = Packed.from_dense(batch.adj, batch.mask)
+        h = p.gather(batch.x)  # (R, F)
+        degree = p.gather(batch.degree)  # (R,)
         for block in self.blocks:
-            h = block(h, batch.adj, batch.degree, batch.mask)  # (B, N, D)
-        pooled = (h * batch.mask.unsqueeze(-1).to(h.dtype)).sum(1)  # (B, D)
-        return self.head(pooled, batch.static)  # (B,)
+            h = block.forward_packed(h, degree, p)  # (R, D)
+        return self.head(p.sum_nodes(h), batch.static)  # (B,)
 
 
 # ----------------------------------------------------------------------------------------
@@ -249,7 +359,10 @@ class SAGELayer(nn.Module):
     .. math::
         h'_i = \mathrm{ReLU}(L_2(W_a \cdot \mathrm{mean}_{j \in \mathcal N(i)} h_j + b_a + W_r h_i))
 
-    Shapes: x (B, N, C), adj (B, N, N), mask (B, N) -> (B, N, D)
+    The mean runs over the edge list of the packed batch (``A_ij`` weights, as the dense
+    ``Norm(A) H`` with row sums as divisors); isolated nodes aggregate zeros.
+
+    Shapes: x (R, C), Packed -> (R, D)
     """
 
     def __init__(self, in_dim: int, dim: int, dropout: float):
@@ -258,12 +371,15 @@ class SAGELayer(nn.Module):
         self.root = nn.Linear(in_dim, dim, bias=False)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, adj: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        a = adj.to(x.dtype)  # (B, N, N)
-        mean = torch.bmm(a, x) / a.sum(-1, keepdim=True).clamp(min=1.0)  # (B, N, C)
-        z = self.neigh(mean) + self.root(x)  # (B, N, D)
-        z = F.normalize(z, p=2.0, dim=-1)  # (B, N, D)
-        return self.drop(F.relu(z)) * mask.unsqueeze(-1).to(x.dtype)  # (B, N, D)
+    def forward(self, x: torch.Tensor, p: Packed) -> torch.Tensor:
+        x = x.to(self.neigh.weight.dtype)
+        w = p.weight.to(x.dtype)  # (E,)
+        deg = x.new_zeros(x.shape[0]).index_add_(0, p.src, w).clamp(min=1.0)  # (R,)
+        msg = (w / deg.index_select(0, p.src)).unsqueeze(-1) * x.index_select(0, p.dst)  # (E, C)
+        mean = x.new_zeros(x.shape).index_add_(0, p.src, msg)  # (R, C)
+        z = self.neigh(mean) + self.root(x)  # (R, D)
+        z = F.normalize(z.float(), p=2.0, dim=-1)  # (R, D)
+        return self.drop(F.relu(z))  # (R, D)
 
 
 class NNLPGNN(nn.Module):
@@ -281,11 +397,11 @@ class NNLPGNN(nn.Module):
         self.head = LatencyHead(args.hidden, args.static_dim, args.dropout)
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
-        h = batch.x  # (B, N, F)
+        p = Packed.from_dense(batch.adj, batch.mask)
+        h = p.gather(batch.x)  # (R, F)
         for layer in self.layers:
-            h = layer(h, batch.adj, batch.mask)  # (B, N, D)
-        pooled = (h * batch.mask.unsqueeze(-1).to(h.dtype)).sum(1)  # (B, D)
-        return self.head(pooled, batch.static)  # (B,)
+            h = layer(h, p)  # (R, D)
+        return self.head(p.sum_nodes(h), batch.static)  # (B,)
 
 
 class FlopsRegression(nn.Module):
@@ -330,6 +446,19 @@ class FlopsRegression(nn.Module):
         return torch.exp(self.design(counts) @ self.coef.double()).float()  # (B,)
 
 
+def to_inference_dtype(model: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """Cast the weights of the matrix products (nn.Linear, GroupedLinear) to `dtype` in place.
+
+    For bf16 inference: the products run at bf16 speed while LayerNorm, the L2
+    normalisation, attention weights, residual sums, readout and the output scale stay
+    float32 (the forward passes cast at those points). Returns the model.
+    """
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, GroupedLinear)):
+            m.to(dtype)
+    return model
+
+
 def build_model(kind: str, args: ModelArgs) -> nn.Module:
     """One factory for every method: narformer2 | gnn | flops | flops-mem | global-attn."""
     if kind == "narformer2":
@@ -357,5 +486,6 @@ __all__ = [
     "NARFormerV2",
     "NNLPGNN",
     "build_model",
+    "to_inference_dtype",
     "count_parameters",
 ]

@@ -40,6 +40,7 @@ from nnprof.model import (
     ModelArgs,
     build_model,
     count_parameters,
+    to_inference_dtype,
 )
 
 CHECKPOINT_FORMAT = "nnprof-latency-checkpoint"
@@ -56,7 +57,8 @@ class TrainConfig:
     warmup: float = 0.1  # share of all steps spent warming up
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
-    eval_batch_size: int = 128  # inference batches (bucketed by graph size)
+    eval_batch_size: int = 32  # inference batches (bucketed by graph size)
+    precision: str = "fp32"  # fp32 | bf16: autocast the matrix products (~1.7x faster on CPU)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -143,13 +145,32 @@ def size_buckets(graphs: Sequence[enc.EncodedGraph], batch_size: int) -> list[li
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @torch.inference_mode()
-def predict(model: torch.nn.Module, data: Encoded, batch_size: int = 128, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Latency predictions (M,) in ms, in the order of `data`."""
+def predict(
+    model: torch.nn.Module,
+    data: Encoded,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+    precision: str = "fp32",
+) -> torch.Tensor:
+    """Latency predictions (M,) in ms, in the order of `data`.
+
+    Graphs are batched by size (less padding to collate). ``precision="bf16"`` runs the
+    matrix products in bfloat16 on a copy of the model (`model.to_inference_dtype`): about
+    2x faster on CPUs with AVX512-BF16/AMX, predictions within ~0.5% of float32 (see
+    scripts/bench_predictor.py); normalisations, attention weights and sums stay float32.
+    """
+    if precision not in PRECISIONS:
+        raise NNProfError(f"unknown precision {precision!r}; use fp32 or bf16")
     device = torch.device(device)
     if isinstance(model, FlopsRegression):
         return model.to(device)(data.counts.to(device)).float().cpu()
     model.eval().to(device)
+    if precision == "bf16":
+        model = to_inference_dtype(copy.deepcopy(model), torch.bfloat16)
     out = torch.empty(len(data))
     for idx in size_buckets(data.graphs, batch_size):
         batch = enc.collate([data.graphs[i] for i in idx]).to(device)
@@ -157,9 +178,11 @@ def predict(model: torch.nn.Module, data: Encoded, batch_size: int = 128, device
     return out
 
 
-def evaluate(model: torch.nn.Module, data: Encoded, batch_size: int = 128, device: torch.device | str = "cpu") -> dict:
+def evaluate(
+    model: torch.nn.Module, data: Encoded, batch_size: int = 32, device: torch.device | str = "cpu", precision: str = "fp32"
+) -> dict:
     """`metrics.score_by_family` of the model's predictions on `data`."""
-    pred = predict(model, data, batch_size, device)
+    pred = predict(model, data, batch_size, device, precision)
     return M.score_by_family(data.latency.tolist(), pred.tolist(), data.families)
 
 
@@ -228,6 +251,8 @@ def train_model(
             progress({"event": "done", "kind": kind, "val_mape": vm["all"]["mape"] if vm else None})
         return TrainResult(model, kind, args, vm, 0, [], time.perf_counter() - t0)
 
+    if cfg.precision not in PRECISIONS:
+        raise NNProfError(f"unknown precision {cfg.precision!r}; use fp32 or bf16")
     model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     n = len(train)
@@ -249,7 +274,9 @@ def train_model(
             idx = perm[s * cfg.batch_size : (s + 1) * cfg.batch_size]
             batch = enc.collate([train.graphs[i] for i in idx]).to(device)
             target = train.latency[idx].to(device)
-            loss = relative_mse(model(batch), target)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                pred = model(batch)
+            loss = relative_mse(pred.float(), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

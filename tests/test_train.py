@@ -57,6 +57,19 @@ def test_hidden_8_model_overfits_four_graphs(encoded):
     assert T.evaluate(res.model, four)["all"]["mape"] < 3.0
 
 
+def test_bf16_inference_stays_close_to_fp32(encoded):
+    cfg = T.TrainConfig(epochs=3, batch_size=4, device="cpu")
+    res = T.train_model("narformer2", encoded, None, cfg, ModelArgs(hidden=64, dropout=0.0))
+    for block in res.model.blocks:  # a GFFN branch that matters, as after long training
+        block.gamma.data.fill_(0.5)
+    fp32 = T.predict(res.model, encoded)
+    bf16 = T.predict(res.model, encoded, precision="bf16")
+    assert ((bf16 - fp32).abs() / fp32).max() < 0.02
+    assert res.model.blocks[0].qk.weight.dtype == torch.float32  # predict works on a copy
+    with pytest.raises(NNProfError, match="unknown precision 'fp8'"):
+        T.predict(res.model, encoded, precision="fp8")
+
+
 def test_regression_kinds_fit_in_closed_form(encoded):
     res = T.train_model("flops-mem", encoded, encoded, T.TrainConfig(device="cpu"))
     assert res.best_epoch == 0 and res.history == []
@@ -187,7 +200,8 @@ def test_run_protocol_leave_one_family_out(samples):
 
 def test_cli_train_then_evaluate_checkpoint(tmp_path):
     ckpt = tmp_path / "m.pt"
-    r = runner.invoke(app, ["train", "synthetic:6", "--epochs", "1", "--device", "cpu", "-o", str(ckpt), "-f", "json"])
+    argv = ["train", "synthetic:6", "--epochs", "1", "--device", "cpu", "--precision", "bf16", "-o", str(ckpt), "-f", "json"]
+    r = runner.invoke(app, argv)
     assert r.exit_code == 0, r.output
     assert ckpt.is_file()
     r = runner.invoke(app, ["evaluate", "synthetic:6", "--checkpoint", str(ckpt), "--part", "all", "-f", "json"])

@@ -58,6 +58,17 @@ TestFrac = Annotated[float, typer.Option("--test-frac", min=0.0, max=0.5, help="
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
+PrecisionOpt = Annotated[
+    Precision,
+    typer.Option("--precision", help="bf16: matrix products in bfloat16 (~1.7x faster training, ~2x inference on AVX512-BF16 CPUs)."),
+]
+
+
 @contextlib.contextmanager
 def _progress_bar():
     """A Rich progress bar on stderr driven by train.py's progress events."""
@@ -182,6 +193,7 @@ def train(
     val_frac: ValFrac = 0.1,
     test_frac: TestFrac = 0.1,
     platform: PlatformOpt = None,
+    precision: PrecisionOpt = Precision.fp32,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Train a latency predictor on a dataset's train part; select on validation; report test."""
@@ -198,7 +210,7 @@ def train(
     err.print(f"{len(samples)} samples: train {len(split.train)}, val {len(split.val)}, test {len(split.test)}; encoding...", highlight=False)
     neural = model not in ("flops", "flops-mem")
     tr, va, te = (T.prepare(p, neural) for p in (split.train, split.val, split.test))
-    cfg = T.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
+    cfg = T.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, precision=precision.value)
     with _progress_bar() as progress:
         res = T.train_model(model, tr, va, cfg, progress=progress)
     test = T.evaluate(res.model, te) if len(te) else None
@@ -270,6 +282,7 @@ def evaluate(
     test_frac: TestFrac = 0.1,
     families: Annotated[str | None, typer.Option("--families", help="Leave-one-family-out: only hold out these (comma list).")] = None,
     platform: PlatformOpt = None,
+    precision: PrecisionOpt = Precision.fp32,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Score a checkpoint, or train and test every method under the paper's protocols."""
@@ -291,7 +304,7 @@ def evaluate(
         if not chosen:
             raise NNProfError(f"the {part} part of {dataset} is empty; try --part all")
         data = T.prepare(chosen, ckpt["kind"] not in ("flops", "flops-mem"))
-        scores = T.evaluate(model, data, device=T.resolve_device(device))
+        scores = T.evaluate(model, data, device=T.resolve_device(device), precision=precision.value)
         if fmt is Format.json:
             _print_json({"checkpoint": str(checkpoint), "kind": ckpt["kind"], "dataset": dataset, "part": part, "scores": scores})
         elif fmt is Format.csv:
@@ -309,7 +322,7 @@ def evaluate(
     samples = _load(dataset, platform)
     protocols = ["in-distribution", "leave-one-family-out"] if protocol is Protocol.both else [protocol.value]
     held = [f.strip() for f in families.split(",")] if families else None
-    cfg = T.TrainConfig(epochs=epochs, device=device)
+    cfg = T.TrainConfig(epochs=epochs, device=device, precision=precision.value)
     results = []
     with _progress_bar() as progress:
         for p in protocols:
