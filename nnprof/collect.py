@@ -254,10 +254,10 @@ def measure_stage(
     counts = {"measured": 0, "failed": 0}
     while limit is None or counts["measured"] < limit:
         ids = pending_ids(cfg)
-        if not ids:
-            still = building() if building is not None else not (work / BUILD_DONE).exists()
-            if not wait or not still:
-                break
+        still = wait and (building() if building is not None else not (work / BUILD_DONE).exists())
+        if not ids and not still:
+            break
+        if still and len(ids) < block:  # a full block spaces each network's rounds further apart
             time.sleep(poll_s)
             continue
         ids = ids[: block if limit is None else min(block, limit - counts["measured"])]
