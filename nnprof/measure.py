@@ -7,7 +7,8 @@ changes from one second to the next (a busy neighbour core, other tenants):
   interleaved in time (round-robin: round 1 of every model, then round 2, ...), so the
   rounds of one model are seconds apart and meet independent noise (the slowdowns stay
   correlated for ~1-2 s). Two rounds of the same model are at least ``round_period_s``
-  apart (a lone model sleeps in between).
+  apart; a lone model fills the gap with reference runs rather than sleeping (after an
+  idle pause the core came back slower).
 - A round = one discarded warm-up run (for models faster than ``warmup_below_ms``: the
   first run after switching models is slow), then runs for ``burst_s`` seconds (>= 1 run).
 - The latency is the minimum over all timed runs: the noise only ever adds time, and the
@@ -437,18 +438,30 @@ def measure_many(
                 done += 1
                 if progress is not None:
                     progress(done, total)
-            if not visited:  # everyone is inside its round period: nothing to do but wait
+            if not visited:  # everyone is inside its round period: wait, but busy
                 pending = [next_ok[i] for i, t in enumerate(timers)
                            if len(t.round_mins) < protocol.rounds]
-                time.sleep(max(0.0, min(pending) - time.perf_counter()))
+                _busy_until(min(pending), ref)
             elif protocol.gate > 0 and all(w > 0 for w, t in zip(waiting, timers, strict=True)
                                            if len(t.round_mins) < protocol.rounds):
-                time.sleep(protocol.probe_interval_s)  # all held back: probe again shortly
+                _busy_until(time.perf_counter() + protocol.probe_interval_s, ref)
     finally:
         if gc_was_enabled:
             gc.enable()
     ref_ms = ref.fast_ms if ref is not None else None
     return [t.measurement(protocol, ref_ms, probe_s[i]) for i, t in enumerate(timers)]
+
+
+def _busy_until(deadline: float, ref: Timer | None) -> None:
+    """Wait without letting the core idle: a sleeping vCPU came back measurably slower
+    (5-28% on a lone model, docs/timing.md), so the reference runs (or we spin) instead."""
+    while time.perf_counter() < deadline:
+        if ref is not None:
+            ref.run_once()
+        else:
+            end = min(deadline, time.perf_counter() + 0.001)
+            while time.perf_counter() < end:
+                pass
 
 
 def measure_blocks(

@@ -210,6 +210,25 @@ def cmd_summary(args) -> None:
         Path(args.out).write_text(json.dumps({"runs": per_run, "min_of_n": pooled}, indent=1))
 
 
+def cmd_monitor(args) -> None:
+    """Drift of the reference network: every `every` seconds, measure it alone (10 rounds,
+    ~0.5 s) and append {time, ref_ms, median_round_ms} to scripts/results/ref-monitor.jsonl."""
+    from nnprof.measure import Protocol, measure_onnx, reference_model
+
+    # no round period: the rounds run back to back (a sleeping core comes back slower)
+    proto = Protocol(rounds=10, round_period_s=0.0, reference=False)
+    out = RESULTS / "ref-monitor.jsonl"
+    end = time.time() + args.minutes * 60
+    while time.time() < end:
+        t = time.time()
+        m = measure_onnx(reference_model(), protocol=proto)
+        with open(out, "a") as f:
+            f.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "epoch": round(t, 1),
+                                "ref_ms": round(m.latency_ms, 5),
+                                "median_round_ms": round(m.median_round_ms, 5)}) + "\n")
+        time.sleep(max(0.0, args.every - (time.time() - t)))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -228,6 +247,10 @@ def main(argv: list[str] | None = None) -> None:
     sm.add_argument("runs", nargs="+")
     sm.add_argument("-o", "--out")
     sm.set_defaults(fn=cmd_summary)
+    mo = sub.add_parser("monitor", help="log the reference network's time periodically (core 1)")
+    mo.add_argument("--minutes", type=float, default=100)
+    mo.add_argument("--every", type=float, default=60)
+    mo.set_defaults(fn=cmd_monitor)
     args = ap.parse_args(argv)
     args.fn(args)
 
