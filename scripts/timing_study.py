@@ -536,6 +536,21 @@ def cmd_describe(args) -> None:
         Path(args.out).write_text(json.dumps(out, indent=1))
 
 
+def cmd_alone(args) -> None:
+    """Four models measured alone (measure_onnx) vs together in one block (measure_many),
+    10 rounds, repeated: does measuring a lone model differ from measuring in a block?"""
+    from nnprof.measure import Protocol, measure_many, measure_onnx
+
+    p = Protocol(rounds=10)
+    paths = [ONNX_DIR / f"{n}.onnx" for n in args.models]
+    for rep in range(args.repeats):
+        blk = measure_many(paths, protocol=p)
+        alone = [measure_onnx(x, protocol=p) for x in paths]
+        for n, b, a in zip(args.models, blk, alone, strict=True):
+            print(f"{rep} {n:24} block {b.latency_ms:8.3f}  alone {a.latency_ms:8.3f}  "
+                  f"alone/block {a.latency_ms / b.latency_ms:.3f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -579,6 +594,11 @@ def main(argv: list[str] | None = None) -> None:
     sc.add_argument("--seconds", type=float, default=120)
     sc.add_argument("-o", "--out")
     sc.set_defaults(fn=cmd_sched)
+    al = sub.add_parser("alone")
+    al.add_argument("--models", nargs="+", default=["timm_test_vit_96", "tv_mobilenet_v2_224",
+                                                     "tv_resnet18_224", "timm_tinynet_e_106"])
+    al.add_argument("--repeats", type=int, default=2)
+    al.set_defaults(fn=cmd_alone)
     args = ap.parse_args(argv)
     args.fn(args)
 
