@@ -176,38 +176,80 @@ def build_one(variant) -> tuple[bytes, dict[str, Any]]:
     return model.SerializeToString(), record
 
 
-def build_stage(cfg: CollectConfig, on_event: Callable[[str, str], None] | None = None) -> dict[str, int]:
-    """Build every missing variant. Returns counts {built, skipped, failed}."""
-    from nnprof.variants import generate
+class Builder:
+    """Builds missing variants one at a time, in the balanced order or in reverse.
 
-    on_event = on_event or (lambda kind, msg: None)
-    work = cfg.work
-    (work / "built").mkdir(parents=True, exist_ok=True)
-    (work / BUILD_DONE).unlink(missing_ok=True)
-    failed = {r["id"] for r in read_jsonl(work / "failed.jsonl")}
-    failed |= set(zoo_records(cfg))  # measured in an earlier session: nothing to build
-    versions = library_versions()
-    counts = {"built": 0, "skipped": 0, "failed": 0}
-    for family, index in cfg.ids_in_order():
-        v = generate(family, index, cfg.seed)
-        if (work / "built" / f"{v.id}.json").exists() or v.id in failed:
-            counts["skipped"] += 1
-            continue
+    Two builders may share a work directory (the `run` command's build process works from
+    the front of the list, its measuring process from the back while it waits for a full
+    block): each variant is claimed first (work/claims/<id>, created exclusively).
+    """
+
+    def __init__(self, cfg: CollectConfig, *, reverse: bool = False,
+                 on_event: Callable[[str, str], None] | None = None):
+        self.cfg = cfg
+        self.on_event = on_event or (lambda kind, msg: None)
+        self.counts = {"built": 0, "skipped": 0, "failed": 0}
+        for d in ("built", "claims", "onnx"):
+            (cfg.work / d).mkdir(parents=True, exist_ok=True)
+        self._skip = {r["id"] for r in read_jsonl(cfg.work / "failed.jsonl")}
+        self._skip |= set(zoo_records(cfg))  # measured in an earlier session: nothing to build
+        order = list(cfg.ids_in_order())
+        self._todo = iter(reversed(order) if reverse else order)
+        self._versions: dict[str, str] | None = None
+
+    def _claim(self, sid: str) -> bool:
         try:
-            onnx_bytes, record = build_one(v)
-        except Exception as e:  # a variant that cannot be exported is recorded, not fatal
-            msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
-            _append_line(work / "failed.jsonl", {"id": v.id, "family": family, "error": msg})
-            counts["failed"] += 1
-            on_event("failed", f"{v.id}: {msg}")
-            continue
-        record["versions"] = versions
-        _write_atomic(work / "onnx" / f"{v.id}.onnx", onnx_bytes)
-        _write_atomic(work / "built" / f"{v.id}.json", json.dumps(record, separators=(",", ":")).encode())
-        counts["built"] += 1
-        on_event("built", f"{v.id} ({record['export']['seconds']:.1f}s)")
-    (work / BUILD_DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
-    return counts
+            os.close(os.open(self.cfg.work / "claims" / sid, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            return True
+        except FileExistsError:
+            return False
+
+    def step(self) -> bool:
+        """Build the next missing variant; False when there is nothing left to build."""
+        from nnprof.variants import generate
+
+        work = self.cfg.work
+        for family, index in self._todo:
+            v = generate(family, index, self.cfg.seed)
+            if v.id in self._skip or (work / "built" / f"{v.id}.json").exists() or not self._claim(v.id):
+                self.counts["skipped"] += 1
+                continue
+            try:
+                onnx_bytes, record = build_one(v)
+            except Exception as e:  # a variant that cannot be exported is recorded, not fatal
+                msg = f"{type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"[:300]
+                _append_line(work / "failed.jsonl", {"id": v.id, "family": family, "error": msg})
+                self.counts["failed"] += 1
+                self.on_event("failed", f"{v.id}: {msg}")
+                return True
+            if self._versions is None:
+                self._versions = library_versions()
+            record["versions"] = self._versions
+            _write_atomic(work / "onnx" / f"{v.id}.onnx", onnx_bytes)
+            _write_atomic(work / "built" / f"{v.id}.json", json.dumps(record, separators=(",", ":")).encode())
+            self.counts["built"] += 1
+            self.on_event("built", f"{v.id} ({record['export']['seconds']:.1f}s)")
+            return True
+        return False
+
+
+def release_claims(cfg: CollectConfig) -> None:
+    """Forget claims of an earlier, interrupted run (call before starting builders)."""
+    d = cfg.work / "claims"
+    if d.exists():
+        for p in d.iterdir():
+            p.unlink(missing_ok=True)
+
+
+def build_stage(cfg: CollectConfig, on_event: Callable[[str, str], None] | None = None,
+                *, reverse: bool = False) -> dict[str, int]:
+    """Build every missing variant. Returns counts {built, skipped, failed}."""
+    (cfg.work / BUILD_DONE).unlink(missing_ok=True)
+    b = Builder(cfg, reverse=reverse, on_event=on_event)
+    while b.step():
+        pass
+    (cfg.work / BUILD_DONE).write_text(time.strftime("%Y-%m-%dT%H:%M:%S"))
+    return b.counts
 
 
 # ---------------------------------------------------------------------------------------
@@ -236,12 +278,14 @@ def measure_stage(
     poll_s: float = 10.0,
     limit: int | None = None,
     building: Callable[[], bool] | None = None,
+    builder: Builder | None = None,
     on_event: Callable[[str, str], None] | None = None,
 ) -> dict[str, int]:
     """Time built networks block by block until none is left (and `build` has finished).
 
     With `wait`, an empty queue waits while the build stage is still running: `building()`
-    when given (a child process), else until its BUILD_DONE marker appears.
+    when given (a child process), else until its BUILD_DONE marker appears. With a
+    `builder`, the wait is spent building variants on this core (never while timing).
     Each block is one `measure.measure_many` call: rounds interleaved across the block,
     a reference network probed alongside. One JSON line per network, fsynced; the
     reference's time per block goes to work/reference.jsonl (the drift log).
@@ -258,7 +302,8 @@ def measure_stage(
         if not ids and not still:
             break
         if still and len(ids) < block:  # a full block spaces each network's rounds further apart
-            time.sleep(poll_s)
+            if builder is None or not builder.step():  # help the build while waiting
+                time.sleep(poll_s)
             continue
         ids = ids[: block if limit is None else min(block, limit - counts["measured"])]
         paths = [work / "onnx" / f"{sid}.onnx" for sid in ids]

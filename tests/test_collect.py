@@ -78,3 +78,23 @@ def test_unknown_family_and_empty_finalize(tmp_path):
         CollectConfig(families=["resnot"]).family_list()
     with pytest.raises(NNProfError, match="nothing measured"):
         finalize(CollectConfig(zoo=tmp_path / "zoo", work=tmp_path / "work"))
+
+
+def test_two_builders_share_the_work(tmp_path, monkeypatch):
+    built = []
+
+    def fake_build_one(v):
+        built.append(v.id)
+        return b"onnx", {"id": v.id, "family": v.family, "export": {"seconds": 0.0}}
+
+    monkeypatch.setattr(collect, "build_one", fake_build_one)
+    monkeypatch.setattr(collect, "library_versions", lambda: {"nnprof": "test"})
+    cfg = CollectConfig(zoo=tmp_path / "zoo", work=tmp_path / "work", families=["vgg", "alexnet"], per_family=3)
+    front, back = collect.Builder(cfg), collect.Builder(cfg, reverse=True)
+    while front.step() | back.step():
+        pass
+    assert sorted(built) == sorted(set(built)) and len(built) == 6  # each variant exactly once
+    assert built[:2] == ["vgg-000000", "alexnet-000002"]  # front and back ends of the order
+    assert front.counts["built"] + back.counts["built"] == 6
+    collect.release_claims(cfg)
+    assert not list((cfg.work / "claims").iterdir())

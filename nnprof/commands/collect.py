@@ -161,10 +161,15 @@ def run_cmd(
     threads: Threads = 1,
     cores: Cores = "0,1",
 ) -> None:
-    """build (child process, one core) + measure (this process, another core) + finalize."""
-    from nnprof.collect import finalize, measure_stage
+    """build (child process, one core) + measure (this process, another core) + finalize.
+
+    While the measuring process waits for a full block it builds too, from the other end
+    of the list, so neither core sits idle; it never builds and times at the same time.
+    """
+    from nnprof.collect import Builder, finalize, measure_stage, release_claims
 
     cfg = _config(per_family, families, seed, work, zoo)
+    release_claims(cfg)
     pins: list[int] = []
     if cores.strip():
         try:
@@ -176,13 +181,24 @@ def run_cmd(
     argv = [sys.executable, "-c", "from nnprof.cli import app; app()", "collect", "build",
             "--per-family", str(per_family), "--families", families, "--seed", str(seed),
             "--work", str(work), "--zoo", str(zoo)]
-    pre = (lambda: os.sched_setaffinity(0, {pins[0]})) if pins else None
+    def pre() -> None:  # pinned, and ended with its parent (Linux PR_SET_PDEATHSIG)
+        if pins:
+            os.sched_setaffinity(0, {pins[0]})
+        try:
+            import ctypes
+            import signal
+
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+        except OSError:
+            pass
+
     child = subprocess.Popen(argv, preexec_fn=pre)  # noqa: PLW1509 - affinity only
     try:
         if pins:
             os.sched_setaffinity(0, {pins[1]})
+        helper = Builder(cfg, reverse=True, on_event=_event)
         counts = measure_stage(cfg, block=block, threads=threads, on_event=_event,
-                               building=lambda: child.poll() is None)
+                               building=lambda: child.poll() is None, builder=helper)
         if child.wait() != 0:
             raise NNProfError(f"the build stage exited with code {child.returncode}; re-run to resume")
     except BaseException:
