@@ -74,6 +74,24 @@ def _others_on(cpu: int) -> list[str]:
     return found
 
 
+def _timing_jobs() -> list[str]:
+    """Other processes that look like latency timing (nnprof measure / collect, our scripts)."""
+    me = os.getpid()
+    jobs = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        if any(w in cmd for w in ("nnprof measure", "nnprof collect", "collect measure",
+                                  "test_retest.py run", "timing_study.py study")):
+            jobs.append(f"{pid}: {cmd[:120]}")
+    return jobs
+
+
 def cmd_run(args) -> None:
     models = available_models()
     if len(models) < 50:
@@ -91,6 +109,7 @@ def cmd_run(args) -> None:
     busy0, tot0 = _cpu_jiffies(cpu)
     r0 = os.times()
     others = _others_on(cpu)
+    jobs_before = _timing_jobs()
 
     def progress(done: int, total: int) -> None:
         if done % len(models) == 0:
@@ -120,12 +139,14 @@ def cmd_run(args) -> None:
         # core-time on our CPU not spent by this process: other work sharing the core
         "others_cpu_s": round((busy1 - busy0) / hz - mine, 1),
         "others_pinned_to_cpu": others,
+        "timing_jobs": sorted(set(jobs_before) | set(_timing_jobs())),
         "loadavg": open("/proc/loadavg").read().split()[:3],
         "fingerprint": fp,
     }
     (RESULTS / f"retest-{args.run}.json").write_text(json.dumps(meta, indent=1))
     print(json.dumps({k: meta[k] for k in ("run", "wall_s", "timing_s_per_model", "ref_ms",
-                                           "others_cpu_s", "others_pinned_to_cpu")}, indent=1))
+                                           "others_cpu_s", "others_pinned_to_cpu",
+                                           "timing_jobs")}, indent=1))
 
 
 def _read(run: str) -> tuple[dict[tuple[str, str], dict], dict]:
@@ -171,6 +192,7 @@ def cmd_compare(args) -> None:
         "protocol": [ma["protocol"]["name"], mb["protocol"]["name"]],
         "others_cpu_s": [ma["others_cpu_s"], mb["others_cpu_s"]],
         "others_pinned_to_cpu": [ma["others_pinned_to_cpu"], mb["others_pinned_to_cpu"]],
+        "timing_jobs": [ma.get("timing_jobs"), mb.get("timing_jobs")],
     }
     out = RESULTS / f"retest-{args.a}-{args.b}.json"
     out.write_text(json.dumps(summary, indent=1))
