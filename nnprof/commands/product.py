@@ -1,1 +1,462 @@
-"""`nnprof` commands: product."""
+"""`nnprof` commands: predict, zoo, finetune (the everyday commands).
+
+    nnprof predict MODEL_OR_ONNX... [--batch-size 1,8,32] [--input-size S] [--checkpoint F]
+                   [--device auto|cpu|cuda] [--format table|json|csv]
+    nnprof zoo --family mobilenet [--source tv|timm|all] [--batch-size] [--input-size]
+               [--checkpoint F] [--measure] [--format]
+    nnprof finetune measurements.csv [-o my.pt] [--checkpoint base.pt] [--epochs]
+                    [--val-frac] [--seed]
+
+Library code: nnprof/predict.py (features, checkpoint, batched prediction, warnings),
+nnprof/cache.py (features cache), nnprof/finetune.py (CSV, held-out scores).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+from collections.abc import Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nnprof.cli import app, err, out, user_errors
+from nnprof.commands.measure import parse_batch_sizes
+from nnprof.errors import NNProfError
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Source(str, Enum):
+    tv = "tv"
+    timm = "timm"
+    all = "all"
+
+
+BatchSizes = Annotated[
+    str, typer.Option("--batch-size", "-b", help="Batch sizes, comma-separated (e.g. 1,8,32).")
+]
+InputSize = Annotated[
+    int | None,
+    typer.Option(
+        "--input-size", "-s", min=1, show_default=False,
+        help="Square input size. Default: the model's usual size; for an ONNX file, its own.",
+    ),
+]
+CheckpointOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--checkpoint", "-c", show_default=False,
+        help="Predictor checkpoint (nnprof train / nnprof finetune). Default: the bundled "
+        "checkpoints/nnprof-latency.pt.",
+    ),
+]
+DeviceOpt = Annotated[
+    Device, typer.Option("--device", help="Where the predictor runs: auto = cuda if available, else cpu.")
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+_COLUMNS_HELP = (
+    "Columns: model, input, batch, GFLOPs (10^9 multiply-accumulates, MACs, the zoo-table "
+    "convention; element-wise ops count one each), params, memory access (elements: outputs "
+    "+ parameters), predicted latency (ms), throughput (images/s = batch / latency), and the "
+    "platform the checkpoint predicts for."
+)
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+@contextlib.contextmanager
+def _bar(total: int, what: str) -> Iterator[Any]:
+    """A transient progress bar on stderr; yields step(description) -> None."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    if not err.is_terminal:  # a pipe or a file: no bar (it would leave a blank line)
+        yield lambda desc: None
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=err, transient=True)
+    with bar:
+        task = bar.add_task(what, total=total)
+        state = {"started": False}
+
+        def step(desc: str) -> None:
+            if state["started"]:
+                bar.advance(task)
+            state["started"] = True
+            bar.update(task, description=f"{what} {desc}")
+
+        yield step
+        bar.update(task, completed=total)
+
+
+def _num(v: Any, digits: int = 3) -> str:
+    if v is None or v == "":
+        return "-"
+    if isinstance(v, int):
+        return f"{v:,}"
+    v = float(v)
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    if abs(v) >= 100:
+        return f"{v:.1f}"
+    return f"{v:.{digits}f}"
+
+
+def _millions(v: Any) -> str:
+    if v is None:
+        return "-"
+    m = v / 1e6
+    return f"{m:.2f}" if m >= 1 else f"{m:.3g}"
+
+
+def _gflops(v: Any) -> str:
+    return "-" if v is None else (f"{v:.3g}" if v < 10 else f"{v:.1f}")
+
+
+def _print_json(obj: Any) -> None:
+    out.print(json.dumps(obj, indent=2, allow_nan=False), markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_csv(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    out.print(buf.getvalue(), end="", markup=False, highlight=False, soft_wrap=True)
+
+
+_TABLE = [  # (row key, column head, formatter)
+    ("model", "model", str),
+    ("input_size", "input", _num),
+    ("batch_size", "batch", _num),
+    ("gflops", "GFLOPs", _gflops),  # 1e9 MACs (the --help says so)
+    ("params", "params M", _millions),
+    ("mem_access", "mem access M", _millions),  # elements
+    ("latency_ms", "latency ms", lambda v: _num(v, 3)),
+    ("throughput", "images/s", lambda v: _num(v, 1)),
+]
+
+
+def _print_table(rows: list[dict[str, Any]], title: str, extra: list[tuple[str, str, Any]] = ()) -> None:
+    from rich.table import Table
+
+    out.print(title, highlight=False, soft_wrap=True, markup=False)  # not a Table title: it would wrap
+    table = Table()
+    cols = _TABLE + list(extra)
+    for key, head, _ in cols:
+        if key in ("model", "error"):
+            table.add_column(head, overflow="fold", min_width=12)
+        else:
+            table.add_column(head, justify="right", no_wrap=True)
+    for r in rows:
+        table.add_row(*[fmt(r.get(key)) if r.get(key) not in (None, "") else "-" for key, _, fmt in cols])
+    _print_wide(table)
+
+
+def _print_wide(renderable: Any) -> None:
+    """Print at the table's natural width even when stdout is narrow or not a terminal
+    (a pipe, a file), so that no column is squeezed to "…"."""
+    from rich.console import Console
+    from rich.measure import Measurement
+    from rich.text import Text
+
+    need = Measurement.get(out, out.options.update_width(10_000), renderable).maximum
+    if need <= out.width:
+        out.print(renderable)
+        return
+    wide = Console(file=io.StringIO(), width=need, force_terminal=out.is_terminal, color_system=out.color_system)
+    wide.print(renderable)
+    out.print(Text.from_ansi(wide.file.getvalue()), soft_wrap=True, end="")
+
+
+def _warn_rows(rows: list[dict[str, Any]]) -> None:
+    """Each distinct warning of a model once, on stderr."""
+    seen: set[tuple[str, str]] = set()
+    for r in rows:
+        for w in filter(None, (r.get("warnings") or "").split("; ")):
+            if (r["model"], w) in seen:
+                continue
+            seen.add((r["model"], w))
+            err.print(f"[yellow]warning:[/yellow] {r['model']}: {w}; the prediction may be unreliable",
+                      highlight=False, soft_wrap=True)
+
+
+def _notes(feats) -> None:
+    for f in feats:
+        for n in f.notes:
+            err.print(f"[yellow]warning:[/yellow] {f.model}: {n}", highlight=False, soft_wrap=True)
+
+
+# --------------------------------------------------------------------------- predict
+
+
+@app.command()
+@user_errors
+def predict(
+    models: Annotated[
+        list[str],
+        typer.Argument(help="Zoo names (tv:NAME, timm:NAME, bare names, wildcards) or .onnx paths.",
+                       show_default=False),
+    ],
+    batch_size: BatchSizes = "1",
+    input_size: InputSize = None,
+    checkpoint: CheckpointOpt = None,
+    device: DeviceOpt = Device.auto,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Predict inference latency from the ONNX graph (no model is run).
+
+    Columns: model, input, batch, GFLOPs (10^9 multiply-accumulates, MACs), params, memory
+    access (elements), predicted latency (ms), throughput (images/s = batch / latency) and
+    the platform the checkpoint predicts for. Graphs with ops the checkpoint never saw in
+    training, or far outside its training range, get a warning on stderr (and in the
+    `warnings` field of JSON/CSV).
+    """
+    from nnprof import zoo
+    from nnprof.predict import COLUMNS, features_for, load_predictor, result_row
+
+    batches = parse_batch_sizes(batch_size)
+    refs = zoo.expand(models)  # every name checked before any slow work
+    pred = load_predictor(checkpoint, device.value)
+    with _bar(len(refs) * len(batches), "features") as step:
+        feats = features_for(refs, batches, input_size, progress=step)
+    _notes(feats)
+    lat = pred.predict(feats)
+    rows = [result_row(f, y, pred.platform_text, pred.check(f, y)) for f, y in zip(feats, lat, strict=True)]
+    _warn_rows(rows)
+    if fmt is Format.json:
+        _print_json(rows)
+    elif fmt is Format.csv:
+        _print_csv(rows, list(COLUMNS))
+    else:
+        _print_table(rows, f"Predicted latency for: {pred.platform_text}  ({pred.kind}, {pred.path.name})")
+
+
+# --------------------------------------------------------------------------- zoo
+
+
+ZOO_COLUMNS = [
+    "model", "input_size", "batch_size", "gflops", "params", "mem_access", "latency_ms",
+    "throughput", "measured_ms", "error_pct", "platform", "warnings", "error",
+]  # fmt: skip
+
+
+def _zoo_features(refs, batches, input_size):
+    """Features per (model, batch); a failure becomes an error string, never a crash."""
+    from nnprof.predict import graph_features
+
+    results: list[tuple[Any, int, Any, str]] = []
+    with _bar(len(refs) * len(batches), "converting") as step:
+        for r in refs:
+            for b in batches:
+                step(f"{r.qualified} (batch {b})")
+                try:
+                    results.append((r, b, graph_features(r, input_size, b), ""))
+                except NNProfError as e:
+                    results.append((r, b, None, str(e)))
+                except Exception as e:  # a model the front end cannot handle: a row, not a crash
+                    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                    results.append((r, b, None, f"{type(e).__name__}: {msg}"[:300]))
+    return results
+
+
+def _measure_rows(rows, refs_sizes, threads: int, rounds: int) -> None:
+    """Add measured_ms and error_pct (100 x (predicted - measured) / measured) in place."""
+    from dataclasses import replace
+
+    from nnprof import export
+    from nnprof import measure as M
+
+    protocol = replace(M.DEFAULT_PROTOCOL, rounds=rounds)
+    todo = [i for i, r in enumerate(rows) if not r.get("error")]
+    block = 8  # sessions held at once; rounds interleave within a block
+    with _bar(len(todo), "measuring") as step:
+        for start in range(0, len(todo), block):
+            timers = []
+            for i in todo[start : start + block]:
+                ref, size, b = refs_sizes[i]
+                step(f"{ref.qualified} (batch {b})")
+                try:
+                    res = export.convert(ref, size, b)
+                    src = res.path if (ref.source != "onnx" and res.path is not None) else res.model
+                    timers.append((i, M.Timer(src, threads=threads, batch_size=b)))
+                except NNProfError as e:
+                    rows[i]["error"] = f"measure: {e}"
+            if not timers:
+                continue
+            try:
+                ms = M.measure_many([t for _, t in timers], protocol=protocol)
+            except NNProfError as e:
+                for i, _ in timers:
+                    rows[i]["error"] = f"measure: {e}"
+                continue
+            for (i, _), m in zip(timers, ms, strict=True):
+                rows[i]["measured_ms"] = m.latency_ms
+                p = rows[i]["latency_ms"]
+                rows[i]["error_pct"] = 100.0 * (p - m.latency_ms) / m.latency_ms if p is not None else None
+
+
+@app.command("zoo")
+@user_errors
+def zoo_cmd(
+    family: Annotated[
+        str, typer.Option("--family", help="Model family over both zoos; wildcards allowed (e.g. 'mobile*').",
+                          show_default=False),
+    ],
+    source: Annotated[Source, typer.Option("--source", help="tv (torchvision), timm, or all.")] = Source.all,
+    batch_size: BatchSizes = "1",
+    input_size: InputSize = None,
+    checkpoint: CheckpointOpt = None,
+    device: DeviceOpt = Device.auto,
+    measure: Annotated[
+        bool, typer.Option("--measure", help="Also measure with ONNX Runtime (slow) and show each prediction's error.")
+    ] = False,
+    threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="With --measure: ONNX Runtime threads.")] = 1,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="With --measure: timing rounds per model.")] = 20,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Predict the latency of every zoo model of a family, sorted by latency.
+
+    Models that fail to convert become rows with an error. GFLOPs = 10^9 MACs. With
+    --measure: measured latency (ms) and error % = 100 x (predicted - measured) / measured.
+    """
+    from nnprof import zoo
+    from nnprof.predict import describe_platform, load_predictor, result_row
+
+    batches = parse_batch_sizes(batch_size)
+    names = zoo.family_models(family, source.value)
+    if not names:
+        raise NNProfError(f"family '{family}' has no {source.value} models (try --source all)")
+    pred = load_predictor(checkpoint, device.value)
+    if measure:
+        from nnprof import measure as M
+
+        M.check_provider("cpu")
+        here = M.platform_fingerprint(threads)
+        want = pred.platform or {}
+        diff = [k for k in ("cpu", "threads", "provider") if k in want and str(want[k]) != str(here.get(k))]
+        if diff:
+            err.print(f"[yellow]warning:[/yellow] the checkpoint predicts for {pred.platform_text}, "
+                      f"measuring on {describe_platform(here)} ({', '.join(diff)} differ): "
+                      "the errors include that difference",
+                      highlight=False, soft_wrap=True)
+    refs = [zoo.resolve(n) for n in names]
+    results = _zoo_features(refs, batches, input_size)
+    ok = [(i, f) for i, (_, _, f, e) in enumerate(results) if f is not None]
+    lat = dict(zip([i for i, _ in ok], pred.predict([f for _, f in ok]), strict=True))
+    _notes([f for _, f in ok])
+    rows, refs_sizes = [], []
+    for i, (r, b, f, e) in enumerate(results):
+        if f is None:
+            rows.append({"model": r.qualified, "input_size": input_size, "batch_size": b, "error": e})
+            refs_sizes.append((r, input_size, b))
+        else:
+            rows.append({**result_row(f, lat[i], pred.platform_text, pred.check(f, lat[i])), "error": ""})
+            refs_sizes.append((r, f.input_size, b))
+    if measure:
+        _measure_rows(rows, refs_sizes, threads, rounds)
+    order = sorted(range(len(rows)), key=lambda i: (rows[i].get("latency_ms") is None, rows[i].get("latency_ms") or 0.0))
+    rows = [rows[i] for i in order]
+    _warn_rows(rows)
+    failed = sum(1 for r in rows if r.get("error"))
+    if failed:
+        err.print(f"{failed} of {len(rows)} row(s) failed (see the error column)", highlight=False)
+    if fmt is Format.json:
+        _print_json([{k: r.get(k) for k in ZOO_COLUMNS} for r in rows])
+    elif fmt is Format.csv:
+        _print_csv(rows, ZOO_COLUMNS)
+    else:
+        extra = []
+        if measure:
+            extra += [("measured_ms", "measured (ms)", lambda v: _num(v, 3)),
+                      ("error_pct", "error %", lambda v: f"{v:+.1f}")]
+        if failed:
+            extra.append(("error", "error", str))
+        title = f"Family {family} ({source.value}), {len(names)} model(s): predicted for {pred.platform_text}"
+        _print_table(rows, title, extra)
+
+
+# --------------------------------------------------------------------------- finetune
+
+
+@app.command()
+@user_errors
+def finetune(
+    measurements: Annotated[
+        Path, typer.Argument(help="CSV written by `nnprof measure -o` (model, input_size, batch_size, latency_ms, ...).",
+                             show_default=False),
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the fine-tuned checkpoint.")] = Path(
+        "nnprof-finetuned.pt"
+    ),
+    checkpoint: CheckpointOpt = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Gradient fine-tuning epochs.")] = 30,
+    val_frac: Annotated[
+        float, typer.Option("--val-frac", min=0.0, max=0.5, help="Share of rows held out for the before/after scores.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split and of fine-tuning.")] = 0,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate of gradient fine-tuning.")] = 1e-4,
+    device: DeviceOpt = Device.auto,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Fine-tune a checkpoint on your own measurements; print MAPE and Acc(10%) on
+    held-out rows before and after; save a checkpoint for `predict --checkpoint`."""
+    from nnprof import export
+    from nnprof import finetune as F
+    from nnprof import train as T
+    from nnprof.predict import load_predictor
+
+    export.check_writable(output)  # fail before the slow part
+    if checkpoint is not None and Path(checkpoint).resolve() == Path(measurements).resolve():
+        raise NNProfError("--checkpoint and the measurements CSV are the same file")
+    rows = F.read_measurements(measurements)
+    base = load_predictor(checkpoint, device.value)
+    with _bar(len(rows), "features") as step:
+        feats = F.row_features(rows, step)
+    _notes(feats)
+    model, ckpt, report = F.run(
+        rows, feats, base, epochs=epochs, lr=lr, val_frac=val_frac, seed=seed,
+        device=device.value, source=str(measurements),
+    )
+    path = T.save_checkpoint(ckpt, output)
+    report["checkpoint"] = str(path)
+    err.print(f"saved {path} (predicts for {report['platform']}); use it with "
+              f"`nnprof predict MODEL --checkpoint {path}`", highlight=False, soft_wrap=True)
+    if fmt is Format.json:
+        _print_json(report)
+        return
+    table_rows = [
+        {"stage": "before", "checkpoint": str(base.path.name), **report["before"]},
+        {"stage": "after", "checkpoint": str(path.name), **report["after"]},
+    ]
+    if fmt is Format.csv:
+        _print_csv([{**r, "rows": report["n_heldout"] or report["n_finetune"], "scored_on": report["scored_on"]}
+                    for r in table_rows], ["stage", "checkpoint", "mape", "acc10", "rows", "scored_on"])
+        return
+    from rich.table import Table
+
+    n_eval = report["n_heldout"] or report["n_finetune"]
+    out.print(f"Fine-tuned on {report['n_finetune']} of {report['n']} rows (kept: {report['kept']}); "
+              f"scored on {n_eval} {report['scored_on']} rows", highlight=False, soft_wrap=True)
+    t = Table()
+    for col in ("", "checkpoint", "MAPE %", "Acc(10%) %"):
+        t.add_column(col, justify="left" if col in ("", "checkpoint") else "right")
+    for r in table_rows:
+        t.add_row(r["stage"], r["checkpoint"], f"{r['mape']:.2f}", f"{r['acc10']:.1f}")
+    _print_wide(t)

@@ -1,0 +1,260 @@
+"""`nnprof predict / zoo / finetune` through the CLI, including every bad-input case."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+import torch
+from test_finetune import slower_device_csv, write_csv
+from test_predict import tiny_checkpoint, tiny_macs, tiny_net
+from typer.testing import CliRunner
+
+from nnprof import cache, export, zoo
+from nnprof import predict as P
+from nnprof.cli import app
+
+runner = CliRunner()
+REAL = "tv:mobilenet_v3_small"
+
+
+@pytest.fixture(autouse=True)
+def _env(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
+
+
+@pytest.fixture
+def real_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "real-model-cache"))
+
+
+def ok(argv):
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    return r
+
+
+def one_line_error(argv, message):
+    """Exit != 0, exactly one line on stderr naming the problem, nothing on stdout."""
+    r = runner.invoke(app, argv)
+    assert r.exit_code != 0, r.output
+    assert "Traceback" not in r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+    assert r.stdout == ""
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- predict
+
+
+def test_predict_json_csv_table_columns(tmp_path, ckpt):
+    a, b = tiny_net(tmp_path / "a.onnx", 4, 3, 16), tiny_net(tmp_path / "b.onnx", 8, 5, 16)
+    rows = json.loads(ok(["predict", a, b, "-b", "1,4", "-c", ckpt, "--device", "cpu", "-f", "json"]).stdout)
+    assert [(r["model"], r["batch_size"]) for r in rows] == [(a, 1), (a, 4), (b, 1), (b, 4)]
+    assert list(rows[0]) == list(P.COLUMNS)
+    assert rows[1]["gflops"] == tiny_macs(4, 3, 16, 4) / 1e9 and rows[1]["input_size"] == 16
+    for r in rows:
+        assert r["throughput"] == pytest.approx(1000.0 * r["batch_size"] / r["latency_ms"], rel=1e-12)
+        assert r["platform"] == "source=synthetic" and r["warnings"] == ""
+    text = ok(["predict", a, b, "-b", "1,4", "-c", ckpt, "--device", "cpu", "-f", "csv"]).stdout
+    back = list(csv.DictReader(io.StringIO(text)))
+    assert list(back[0]) == list(P.COLUMNS) and len(back) == 4
+    assert [float(r["latency_ms"]) for r in back] == pytest.approx([r["latency_ms"] for r in rows], rel=1e-6)
+    table = ok(["predict", a, "-c", ckpt, "--device", "cpu"]).stdout
+    for head in ("model", "input", "batch", "GFLOPs", "params M", "mem access M", "latency ms", "images/s"):
+        assert head in table
+    assert "Predicted latency for: source=synthetic" in table and "a.onnx" in table
+
+
+def test_predict_help_says_gflops_are_macs():
+    text = ok(["predict", "--help"]).stdout
+    assert "multiply-accumulates" in text and "images/s" in text
+
+
+def test_predict_real_model_then_cached(ckpt, real_cache, monkeypatch):
+    first = json.loads(ok(["predict", REAL, "-s", "64", "-b", "1,2", "-c", ckpt, "-f", "json"]).stdout)
+    assert [r["batch_size"] for r in first] == [1, 2] and first[1]["gflops"] == pytest.approx(2 * first[0]["gflops"], rel=1e-12)
+
+    def no_convert(*a, **k):
+        raise AssertionError("convert called on a cached predict")
+
+    monkeypatch.setattr(export, "convert", no_convert)
+    again = json.loads(ok(["predict", REAL, "-s", "64", "-b", "1,2", "-c", ckpt, "-f", "json"]).stdout)
+    assert again == first
+
+
+def test_predict_warns_about_unseen_ops(tmp_path, ckpt):
+    net = tiny_net(tmp_path / "odd.onnx", extra_op="Celu")
+    r = ok(["predict", net, "-b", "1,2", "-c", ckpt, "--device", "cpu", "-f", "json"])
+    warn = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert warn == [f"warning: {net}: ops outside the encoder's vocabulary: Celu; the prediction may be unreliable"]
+    assert json.loads(r.stdout)[0]["warnings"] == "ops outside the encoder's vocabulary: Celu"
+
+
+def test_predict_rebuilds_a_corrupt_cache_entry(tmp_path, ckpt):
+    net = tiny_net(tmp_path / "a.onnx")
+    first = json.loads(ok(["predict", net, "-c", ckpt, "-f", "json"]).stdout)
+    [entry] = cache.features_dir().glob("*.nnpf")
+    entry.write_bytes(entry.read_bytes()[:100])
+    r = ok(["predict", net, "-c", ckpt, "-f", "json"])
+    assert json.loads(r.stdout) == first
+    assert "its features cache entry was corrupt and has been rebuilt" in r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_predict_without_the_bundled_checkpoint_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", tmp_path / "checkpoints" / "nnprof-latency.pt")
+    line = one_line_error(["predict", tiny_net(tmp_path / "a.onnx")], "no bundled checkpoint at")
+    assert "`nnprof train zoo/ -o checkpoints/nnprof-latency.pt`" in line
+
+
+@pytest.fixture
+def other_version_ckpt(tmp_path, ckpt):
+    d = torch.load(ckpt, weights_only=True)
+    d["feature_version"] = "nnprof-enc-0"
+    torch.save(d, tmp_path / "old.pt")
+    return str(tmp_path / "old.pt")
+
+
+def test_predict_bad_inputs(tmp_path, ckpt, other_version_ckpt):
+    net = tiny_net(tmp_path / "a.onnx")
+    notes = tmp_path / "notes.pt"
+    notes.write_text("not a checkpoint")
+    one_line_error(["predict", net, "-c", str(notes)], "notes.pt is not an nnprof checkpoint")
+    one_line_error(["predict", net, "-c", other_version_ckpt], "trained on feature version nnprof-enc-0")
+    one_line_error(["predict", net, "-c", str(tmp_path / "none.pt")], "none.pt not found; train one with")
+    one_line_error(["predict", "tv:resnet_nope", "-c", ckpt], "unknown model 'tv:resnet_nope'")
+    one_line_error(["predict", net, "-b", "1,x", "-c", ckpt], "--batch-size: 'x' is not an integer")
+    one_line_error(["predict", str(tmp_path / "missing.onnx"), "-c", ckpt], "ONNX file not found")
+    broken = tmp_path / "broken.onnx"
+    broken.write_bytes(b"\x08\x07garbage")
+    one_line_error(["predict", str(broken), "-c", ckpt], "broken.onnx")
+    assert not cache.features_dir().exists() or not list(cache.features_dir().glob("*broken*"))
+
+
+# --------------------------------------------------------------------------- zoo
+
+
+@pytest.fixture
+def tiny_family(monkeypatch, real_cache):
+    """A family of two torchvision models; squeezenet1_1 fails to convert."""
+    monkeypatch.setitem(zoo.FAMILIES, "tinytest", ["mobilenet_v3_small", "squeezenet1_1"])
+    real = export.convert
+
+    def convert(ref, *a, **k):
+        if getattr(ref, "name", "") == "squeezenet1_1":
+            raise export.NNProfError("cannot export tv:squeezenet1_1 to ONNX: simulated failure")
+        return real(ref, *a, **k)
+
+    monkeypatch.setattr(export, "convert", convert)
+
+
+def test_zoo_family_sorted_with_error_rows(ckpt, tiny_family):
+    rows = json.loads(ok(["zoo", "--family", "tiny*", "--source", "tv", "-s", "64", "-b", "1,4", "-c", ckpt, "-f", "json"]).stdout)
+    assert [(r["model"], r["batch_size"]) for r in rows[2:]] == [("tv:squeezenet1_1", 1), ("tv:squeezenet1_1", 4)]
+    assert all("simulated failure" in r["error"] and r["latency_ms"] is None for r in rows[2:])
+    good = rows[:2]
+    assert {r["model"] for r in good} == {REAL} and all(r["error"] == "" for r in good)
+    assert good[0]["latency_ms"] <= good[1]["latency_ms"]
+    r = ok(["zoo", "--family", "tinytest", "--source", "tv", "-s", "64", "-c", ckpt])
+    assert "1 of 2 row(s) failed" in r.stderr
+    assert r.stdout.index("mobilenet_v3_small") < r.stdout.index("squeezenet1_1")
+    assert "simulated failure" in r.stdout
+    text = ok(["zoo", "--family", "tinytest", "--source", "tv", "-s", "64", "-c", ckpt, "-f", "csv"]).stdout
+    assert text.splitlines()[0] == "model,input_size,batch_size,gflops,params,mem_access,latency_ms,throughput,measured_ms,error_pct,platform,warnings,error"
+
+
+def test_zoo_measure_adds_measured_latency_and_error(ckpt, monkeypatch, real_cache):
+    monkeypatch.setitem(zoo.FAMILIES, "tinytest", ["mobilenet_v3_small"])
+    r = ok(["zoo", "--family", "tinytest", "--source", "tv", "-s", "64", "-c", ckpt, "--measure", "--rounds", "2", "-f", "json"])
+    [row] = json.loads(r.stdout)
+    assert row["measured_ms"] > 0
+    assert row["error_pct"] == pytest.approx(100 * (row["latency_ms"] - row["measured_ms"]) / row["measured_ms"])
+    assert "the checkpoint predicts for source=synthetic" not in r.stderr  # no cpu/threads recorded to compare
+
+
+def test_zoo_bad_inputs(ckpt):
+    one_line_error(["zoo", "--family", "nosuchfamily", "-c", ckpt], "unknown family 'nosuchfamily'")
+    one_line_error(["zoo", "--family", "alexnet", "--source", "timm", "-c", ckpt], "family 'alexnet' has no timm models")
+
+
+# --------------------------------------------------------------------------- finetune
+
+
+def test_finetune_then_predict_and_zoo_with_the_new_checkpoint(tmp_path, ckpt):
+    path = slower_device_csv(tmp_path, ckpt)
+    out = tmp_path / "my.pt"
+    r = ok(["finetune", str(path), "-o", str(out), "-c", ckpt, "--epochs", "2", "--device", "cpu", "-f", "json"])
+    rep = json.loads(r.stdout)
+    assert (rep["n"], rep["n_heldout"]) == (20, 4) and rep["checkpoint"] == str(out)
+    assert rep["after"]["mape"] < rep["before"]["mape"]
+    assert f"saved {out}" in r.stderr
+    table = ok(["finetune", str(path), "-o", str(tmp_path / "t.pt"), "-c", ckpt, "--epochs", "1"]).stdout
+    assert "MAPE %" in table and "Acc(10%) %" in table and "before" in table and "after" in table
+    net = tiny_net(tmp_path / "x.onnx", 8, 3, 16)
+    [row] = json.loads(ok(["predict", net, "-c", str(out), "-f", "json"]).stdout)
+    assert row["platform"] == "Test CPU 9000, 2 threads, cpu, fp32, onnxruntime 1.31.0"
+
+
+def _finetune_case(tmp_path, ckpt, case):
+    """(argv, expected message) for one bad-input case; the CSV is valid unless broken."""
+    net = tiny_net(tmp_path / "n.onnx")
+    good = [{"model": net, "input_size": 16, "batch_size": b, "latency_ms": 1.0 + b} for b in range(1, 21)]
+    rows, columns, extra, msg = good, None, [], ""
+    if case == "missing column":
+        columns, msg = ["model", "input_size", "batch_size"], "missing column(s) latency_ms"
+    elif case == "non-numeric latency":
+        rows, msg = good[:5] + [{**good[5], "latency_ms": "12ms"}], "m.csv:7: latency_ms '12ms' is not a number"
+    elif case == "non-positive latency":
+        rows, msg = [{**good[0], "latency_ms": "-1"}] + good[1:], "m.csv:2: latency_ms must be a positive number"
+    elif case == "unknown model":
+        rows, msg = good[:3] + [{**good[3], "model": "timm:resnet_nope"}], "m.csv:5: unknown model 'timm:resnet_nope'"
+    elif case == "duplicate rows":
+        rows, msg = good[:8] + [good[2]], "m.csv:10: duplicate of line 4"
+    elif case == "not a checkpoint":
+        (tmp_path / "x.pt").write_bytes(b"PK\x03\x04 not really a zip")
+        extra, msg = ["-c", str(tmp_path / "x.pt")], "x.pt is not an nnprof checkpoint"
+    elif case == "other feature version":
+        d = torch.load(ckpt, weights_only=True)
+        d["feature_version"] = "nnprof-enc-0"
+        torch.save(d, tmp_path / "old.pt")
+        extra, msg = ["-c", str(tmp_path / "old.pt")], "trained on feature version nnprof-enc-0"
+    elif case == "output directory missing":
+        extra, msg = ["-o", str(tmp_path / "nodir" / "o.pt")], "directory"
+    path = write_csv(tmp_path / "m.csv", rows, columns or ["model", "input_size", "batch_size", "latency_ms"])
+    argv = ["finetune", str(path), "-o", str(tmp_path / "out.pt"), "-c", ckpt, "--epochs", "1", *extra]
+    return argv, msg
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing column", "non-numeric latency", "non-positive latency", "unknown model", "duplicate rows",
+     "not a checkpoint", "other feature version", "output directory missing"],
+)
+def test_finetune_bad_inputs_write_nothing(tmp_path, ckpt, case):
+    argv, msg = _finetune_case(tmp_path, ckpt, case)
+    out = tmp_path / "out.pt"
+    out.write_bytes(b"previous result")  # must survive a failed run untouched
+    one_line_error(argv, msg)
+    assert out.read_bytes() == b"previous result"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_finetune_without_a_checkpoint_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", tmp_path / "nnprof-latency.pt")
+    net = tiny_net(tmp_path / "n.onnx")
+    rows = [{"model": net, "input_size": 16, "batch_size": b, "latency_ms": 1.0 + b} for b in range(1, 21)]
+    path = write_csv(tmp_path / "m.csv", rows)
+    one_line_error(["finetune", str(path), "-o", str(tmp_path / "o.pt")], "no bundled checkpoint at")
+    assert not (tmp_path / "o.pt").exists()
