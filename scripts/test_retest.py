@@ -150,6 +150,20 @@ def cmd_run(args) -> None:
 
 
 def _read(run: str) -> tuple[dict[tuple[str, str], dict], dict]:
+    """One run, or 'A,U3': the minimum over several runs (as nnprof.measure.merge would)."""
+    if "," in run:
+        parts = [_read(r) for r in run.split(",")]
+        keys = set.intersection(*(set(rows) for rows, _ in parts))
+        rows = {k: min((p[0][k] for p in parts), key=lambda r: float(r["latency_ms"])) for k in keys}
+        metas = [m for _, m in parts]
+        meta = {**metas[0], "ref_ms": min(m["ref_ms"] for m in metas),
+                "started_epoch": min(m["started_epoch"] for m in metas),
+                "timing_s_per_model": sum(m["timing_s_per_model"] for m in metas),
+                "wall_s_per_model": sum(m.get("wall_s_per_model") or 0 for m in metas),
+                "others_cpu_s": [m["others_cpu_s"] for m in metas],
+                "others_pinned_to_cpu": [m["others_pinned_to_cpu"] for m in metas],
+                "timing_jobs": [m.get("timing_jobs") for m in metas]}
+        return rows, meta
     with open(RESULTS / f"retest-{run}.csv") as f:
         rows = {(r["model"], r["input_size"]): r for r in csv.DictReader(f)}
     return rows, json.loads((RESULTS / f"retest-{run}.json").read_text())
@@ -194,7 +208,7 @@ def cmd_compare(args) -> None:
         "others_pinned_to_cpu": [ma["others_pinned_to_cpu"], mb["others_pinned_to_cpu"]],
         "timing_jobs": [ma.get("timing_jobs"), mb.get("timing_jobs")],
     }
-    out = RESULTS / f"retest-{args.a}-{args.b}.json"
+    out = RESULTS / f"retest-{args.a.replace(',', '+')}-{args.b.replace(',', '+')}.json"
     out.write_text(json.dumps(summary, indent=1))
     print(json.dumps(summary, indent=1))
 
