@@ -178,8 +178,16 @@ class GFFN(nn.Module):
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.drop(_relu(self.fc1(x)))  # (R, H)
-        return self.fc2(h)  # (R, D)
+        # Group by group, fc1 -> ReLU -> fc2: the same as fc2(relu(fc1(x))) since no channel
+        # leaves its group, but the (R, H/G) hidden part stays in cache and the (R, H)
+        # hidden tensor is never assembled.
+        w1, b1, w2, b2 = self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias
+        xs = x.to(w1.dtype).split(w1.shape[1], dim=-1)  # G x (R, D/G)
+        outs = []
+        for xg, w1g, b1g, w2g, b2g in zip(xs, w1.unbind(0), b1.unbind(0), w2.unbind(0), b2.unbind(0), strict=True):
+            hg = self.drop(_relu(torch.addmm(b1g, xg, w1g)))  # (R, H/G)
+            outs.append(torch.addmm(b2g, hg, w2g))  # (R, D/G)
+        return torch.cat(outs, dim=-1)  # (R, D)
 
 
 class GraphAttentionBlock(nn.Module):
@@ -242,30 +250,35 @@ class GraphAttentionBlock(nn.Module):
         p = Packed.from_dense(adj, mask)
         return p.scatter(self.forward_packed(p.gather(x), p.gather(degree), p))  # (B, N, D)
 
-    def attend(self, q: torch.Tensor, h: torch.Tensor, p: Packed) -> torch.Tensor:
-        """Norm(S) V for every real node: q (R, C), V (R, K) -> (R, K)."""
-        q = q.float()  # attention weights in fp32 even under bf16 autocast
+    def attend(self, q: torch.Tensor, h: torch.Tensor, p: Packed, out: torch.Tensor) -> torch.Tensor:
+        """out + Norm(S) V for every real node: q (R, C), V (R, K), out (R, K) -> (R, K).
+
+        Scores are summed and normalised in float32 in any precision.
+        """
         r = q.shape[0]
         if self.use_adjacency:
             # index_select, not q[idx]: several times faster on CPU
-            s = (q.index_select(0, p.pair_i) * q.index_select(0, p.pair_j)).sum(-1)  # (P,)
+            s = (q.index_select(0, p.pair_i) * q.index_select(0, p.pair_j)).sum(-1).float()  # (P,)
             s = s.index_select(0, p.pair) * self.scale * p.weight.float()  # (E,) entries of S
-            den = q.new_zeros(r).index_add_(0, p.src, s)  # (R,) row sums of S
+            den = s.new_zeros(r).index_add_(0, p.src, s)  # (R,) row sums of S, float32
             w = (s / (den.index_select(0, p.src) + 1e-6)).to(h.dtype)  # (E,)
             msg = w.unsqueeze(-1) * h.index_select(0, p.dst)  # (E, K)
-            return h.new_zeros(h.shape).index_add_(0, p.src, msg)  # (R, K)
+            return out.contiguous().index_add_(0, p.src, msg)  # (R, K), a new tensor
         qd, hd = p.scatter(q), p.scatter(h)  # (B, N, C) each, zero padded rows
         real = torch.zeros(p.batch * p.nodes, 1, device=q.device)  # (B*N, 1)
         real[p.rows] = 1.0
         real = real.reshape(p.batch, p.nodes, 1)  # (B, N, 1)
-        s = torch.bmm(qd, qd.transpose(1, 2)) * self.scale * (real * real.transpose(1, 2))  # (B, N, N)
+        s = torch.bmm(qd, qd.transpose(1, 2)).float() * self.scale * (real * real.transpose(1, 2))  # (B, N, N)
         s = s / (s.sum(-1, keepdim=True) + 1e-6)  # (B, N, N)
-        return p.gather(torch.bmm(s.to(hd.dtype), hd))  # (R, K)
+        return out + p.gather(torch.bmm(s.to(hd.dtype), hd))  # (R, K)
 
     def forward_packed(self, x: torch.Tensor, degree: torch.Tensor, p: Packed) -> torch.Tensor:
         dt = self.qk.weight.dtype  # float32, or bfloat16 for fast inference
         x = x.to(dt)
-        h = x * torch.sigmoid(self.degree_gate(degree.unsqueeze(-1).to(dt)))  # (R, C)
+        # TAEnhance: nodes share few distinct degrees, so the gate is computed once per degree
+        degs, which = torch.unique(degree, return_inverse=True)  # (U,), (R,)
+        gate = torch.sigmoid(self.degree_gate(degs.unsqueeze(-1).to(dt)))  # (U, C)
+        h = x * gate.index_select(0, which)  # (R, C)
         # One product for the three projections of h~ (faster than three): W_a is applied
         # before the attention, W_a (Norm(S) h~) = Norm(S) (W_a h~), and b_a after it, so a
         # node without neighbours still gets b_a.
@@ -273,12 +286,12 @@ class GraphAttentionBlock(nn.Module):
         w = torch.cat([self.qk.weight, self.attn_out.weight, self.root.weight])  # (C+2D, C)
         b = torch.cat([self.qk.bias, torch.zeros_like(self.attn_out.bias), self.attn_out.bias])  # (C+2D,)
         q, v, r = F.linear(h, w, b).split([c, d, d], dim=-1)  # (R, C), (R, D), (R, D)
-        z = self.attend(torch.sigmoid(q), v, p) + r  # (R, D)
-        # normalisation, LayerNorm and the residual sum stay in float32 in any precision:
-        # gamma starts at 1e-4, and bf16 would round the GFFN branch away
-        z = F.normalize(z.float(), p=2.0, dim=-1, eps=1e-12)  # (R, D), unit rows
+        z = self.attend(torch.sigmoid(q), v, p, out=r)  # (R, D): Z + W_r h~
+        z = F.normalize(z, p=2.0, dim=-1, eps=1e-12)  # (R, D), unit rows
         z = self.drop(_relu(z))  # (R, D)
-        return z + self.gamma * self.ffn(self.norm(z)).float()  # (R, D) float32
+        # the residual sum is float32 in any precision: gamma starts at 1e-4, and a bf16
+        # sum would round the GFFN branch away
+        return torch.addcmul(z.float(), self.gamma, self.ffn(self.norm(z)))  # (R, D) float32
 
 
 # ----------------------------------------------------------------------------------------

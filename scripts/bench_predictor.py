@@ -6,9 +6,9 @@ Usage (pin to one core while other jobs run; on a quiet machine use both):
     python scripts/bench_predictor.py --threads 2
 
 Graphs: ResNet-50 exported from torchvision (random weights, 122 nodes) plus
-ResNet-50-sized variants (120-180 nodes, made by re-wiring and re-sizing the ResNet-50
-graph: varied sizes make the padding/bucketing effect visible). With --random, random
-graphs of 120-180 nodes instead (no export). Prints wall-clock and CPU-time rates:
+ResNet-50-sized variants (120-180 nodes: the ResNet-50 graph cut or extended by a chain,
+output-shape features jittered, so sizes and contents vary and padding/bucketing shows).
+With --zoo DIR, the measured zoo's graphs of 120-180 nodes; with --random, random graphs. Prints wall-clock and CPU-time rates:
 on a shared machine the CPU-time figure (graphs per CPU-second x threads) is the
 one that says what the code does; the wall-clock one says what the machine gave it.
 """
@@ -92,14 +92,24 @@ def main() -> None:
     ap.add_argument("--batch-sizes", default="16,32,64,128")
     ap.add_argument("--kind", default="narformer2")
     ap.add_argument("--random", action="store_true", help="random graphs instead of ResNet-50 variants")
+    ap.add_argument("--zoo", help="use the measured zoo's graphs of 120-180 nodes (a zoo directory)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--train-steps", type=int, default=10)
+    ap.add_argument("--compile", action="store_true", help="also time torch.compile of the bf16 model (slow to compile)")
     ap.add_argument("--checkpoint", help="a trained checkpoint (default: the paper configuration, random init)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    if args.random:
+    if args.zoo:
+        from nnprof.data import read_zoo
+
+        real = [enc.encode(s.graph) for s in read_zoo(args.zoo) if 120 <= len(s.graph.nodes) <= 180]
+        if not real:
+            raise SystemExit(f"{args.zoo}: no graph of 120-180 nodes")
+        graphs = [real[i % len(real)] for i in range(args.graphs)]
+        source = f"cycling through {len(real)} measured-zoo graphs of 120-180 nodes ({args.zoo})"
+    elif args.random:
         graphs = random_graphs(args.graphs, 0)
         source = "random graphs, 120-180 nodes"
     else:
@@ -157,22 +167,43 @@ def main() -> None:
     w, c = timed(lambda: [enc.collate([graphs[i] for i in idx]) for idx in size_buckets(graphs, bs)], args.repeat)
     print(f"  collate alone:                               {rate(w, c)}")
 
+    if args.compile:
+        import torch._inductor.config as inductor_config
+
+        inductor_config.freezing = True  # constant weights: lets inductor prepack them
+        t0 = time.perf_counter()
+        compiled = torch.compile(fast, dynamic=True)
+        with torch.no_grad():
+            compiled(bucketed[0])
+        print(f"  torch.compile (inductor, freezing) of the bf16 model: compiled in {time.perf_counter() - t0:.0f} s")
+
+        def run_compiled():
+            with torch.no_grad():
+                return [compiled(b) for b in bucketed]
+
+        w, c = timed(run_compiled, args.repeat)
+        print(f"  bf16 weights + torch.compile, bucketed:      {rate(w, c)}")
+
     print("\ntraining (batch 16, forward + backward + Adam step)")
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     target = torch.ones(16)
     batches = [enc.collate([graphs[i] for i in order[k * 16 : (k + 1) * 16]]) for k in range(args.train_steps)]
 
-    def train_steps():
+    def train_steps(bf16: bool):
         for b in batches:
-            loss = relative_mse(model(b), target)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                pred = model(b)
+            loss = relative_mse(pred.float(), target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
 
-    w, c = timed(train_steps, 1)
     g = 16 * args.train_steps
-    print(f"  {g / w:8.0f} graphs/s wall  {g / c * args.threads:8.0f} graphs/s per {args.threads} CPU-s")
+    for bf16 in (False, True):
+        w, c = timed(lambda bf16=bf16: train_steps(bf16), 1)
+        label = "bf16 autocast" if bf16 else "fp32"
+        print(f"  {label:13s}: {g / w:8.0f} graphs/s wall  {g / c * args.threads:8.0f} graphs/s per {args.threads} CPU-s")
 
 
 if __name__ == "__main__":

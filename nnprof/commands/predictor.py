@@ -216,7 +216,8 @@ def train(
     test = T.evaluate(res.model, te) if len(te) else None
     ckpt = T.make_checkpoint(res, split.train, split.val, test, cfg, extra={"dataset": str(dataset), "split": split.sizes()})
     path = T.save_checkpoint(ckpt, output or Path(f"{model}.pt"))
-    err.print(f"saved {path} ({T.count_parameters(res.model):,} parameters, best epoch {res.best_epoch}, torch {torch.__version__})", highlight=False)
+    size = f"{T.count_parameters(res.model):,} parameters" if neural else f"{res.model.coef.numel()} coefficients (closed form)"
+    err.print(f"saved {path} ({size}, best epoch {res.best_epoch}, torch {torch.__version__})", highlight=False)
     if fmt is Format.json:
         _print_json({"checkpoint": str(path), "kind": model, "parameters": ckpt["parameters"], "best_epoch": res.best_epoch, "split": split.sizes(), "val": res.val, "test": test})
     elif fmt is Format.csv:
