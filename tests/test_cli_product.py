@@ -232,6 +232,8 @@ def _finetune_case(tmp_path, ckpt, case):
         extra, msg = ["-c", str(tmp_path / "old.pt")], "trained on feature version nnprof-enc-0"
     elif case == "output directory missing":
         extra, msg = ["-o", str(tmp_path / "nodir" / "o.pt")], "directory"
+    elif case == "output is the CSV":
+        extra, msg = ["-o", str(tmp_path / "m.csv")], "would overwrite the measurements"
     path = write_csv(tmp_path / "m.csv", rows, columns or ["model", "input_size", "batch_size", "latency_ms"])
     argv = ["finetune", str(path), "-o", str(tmp_path / "out.pt"), "-c", ckpt, "--epochs", "1", *extra]
     return argv, msg
@@ -240,15 +242,18 @@ def _finetune_case(tmp_path, ckpt, case):
 @pytest.mark.parametrize(
     "case",
     ["missing column", "non-numeric latency", "non-positive latency", "unknown model", "duplicate rows",
-     "not a checkpoint", "other feature version", "output directory missing"],
+     "not a checkpoint", "other feature version", "output directory missing", "output is the CSV"],
 )
 def test_finetune_bad_inputs_write_nothing(tmp_path, ckpt, case):
     argv, msg = _finetune_case(tmp_path, ckpt, case)
-    out = tmp_path / "out.pt"
-    out.write_bytes(b"previous result")  # must survive a failed run untouched
+    (tmp_path / "out.pt").write_bytes(b"previous result")  # must survive a failed run untouched
+
+    def files():
+        return {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+
+    before = files()
     one_line_error(argv, msg)
-    assert out.read_bytes() == b"previous result"
-    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    assert files() == before  # nothing written, changed or left half-written (no .tmp)
 
 
 def test_finetune_without_a_checkpoint_says_how_to_get_one(tmp_path, monkeypatch):

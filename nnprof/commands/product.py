@@ -423,8 +423,8 @@ def finetune(
     from nnprof.predict import load_predictor
 
     export.check_writable(output)  # fail before the slow part
-    if checkpoint is not None and Path(checkpoint).resolve() == Path(measurements).resolve():
-        raise NNProfError("--checkpoint and the measurements CSV are the same file")
+    if Path(output).resolve() == Path(measurements).resolve():
+        raise NNProfError(f"-o {output} would overwrite the measurements; choose another file name")
     rows = F.read_measurements(measurements)
     base = load_predictor(checkpoint, device.value)
     with _bar(len(rows), "features") as step:
