@@ -25,8 +25,15 @@ from typing import Annotated, Any
 import typer
 
 from nnprof.cli import app, err, out, user_errors
-from nnprof.commands.measure import parse_batch_sizes
 from nnprof.errors import NNProfError
+
+
+def parse_batch_sizes(text: str) -> list[int]:
+    """commands.measure.parse_batch_sizes, imported late: importing commands.measure first
+    imports nnprof.cli, which imports this module (a top-level import would be circular)."""
+    from nnprof.commands.measure import parse_batch_sizes as parse
+
+    return parse(text)
 
 
 class Format(str, Enum):
