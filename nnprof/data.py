@@ -455,6 +455,24 @@ def split_leave_one_family_out(samples: list[Sample], family: str, val_frac: flo
     return Split(train, val, test, f"leave-out:{family}")
 
 
+def limit_per_family(samples: list[Sample], n: int | None, seed: int = 0) -> list[Sample]:
+    """At most `n` samples per family, drawn by `seed` (file order kept); ``None`` keeps all.
+
+    A compute budget for protocols that train many models: the draw depends only on the
+    samples and the seed, never on test results.
+    """
+    if n is None:
+        return list(samples)
+    if n < 1:
+        raise NNProfError(f"the per-family training limit must be >= 1, got {n}")
+    rng = random.Random(seed)
+    keep: set[int] = set()
+    for fam in sorted({s.family for s in samples}):
+        idx = [i for i, s in enumerate(samples) if s.family == fam]
+        keep.update(idx if len(idx) <= n else rng.sample(idx, n))
+    return [s for i, s in enumerate(samples) if i in keep]
+
+
 def summary(samples: list[Sample]) -> dict[str, Any]:
     """Plain-python description of a training set, stored in checkpoints."""
     lat = [s.latency_ms for s in samples]
@@ -467,6 +485,8 @@ def summary(samples: list[Sample]) -> dict[str, Any]:
         "families": dict(sorted(Counter(s.family for s in samples).items())),
         "latency_ms": {"min": min(lat), "max": max(lat)} if lat else None,
         "nodes": {"min": min(len(s.graph.nodes) for s in samples), "max": max(len(s.graph.nodes) for s in samples)} if samples else None,
+        "macs": {"min": min(s.graph.macs for s in samples), "max": max(s.graph.macs for s in samples)} if samples else None,
+        "ops": sorted({n.op for s in samples for n in s.graph.nodes}),
         "batch_sizes": sorted({s.batch_size for s in samples}),
         "input_sizes": sorted({s.input_size for s in samples}),
         "platforms": platforms[:5],

@@ -29,7 +29,14 @@ import torch
 from nnprof import __version__
 from nnprof import encode as enc
 from nnprof import metrics as M
-from nnprof.data import Sample, Split, split_in_distribution, split_leave_one_family_out, summary
+from nnprof.data import (
+    Sample,
+    Split,
+    limit_per_family,
+    split_in_distribution,
+    split_leave_one_family_out,
+    summary,
+)
 from nnprof.errors import NNProfError
 from nnprof.graph import RawGraph
 from nnprof.model import (
@@ -563,6 +570,7 @@ def run_protocol(
     families: Sequence[str] | None = None,
     progress: Progress | None = None,
     args: ModelArgs | None = None,
+    train_per_family: int | None = None,
 ) -> dict[str, Any]:
     """Train and test every method of `kinds` under a protocol, `seeds` times each.
 
@@ -576,6 +584,10 @@ def run_protocol(
     "results": {kind: {group: {metric: {mean, std, n}}}}, "runs": [...]}; the groups are
     families plus "all" (in-distribution) or held-out families plus "average"
     (leave-one-family-out, the mean over held-out families of each seed's score).
+
+    `train_per_family` caps the train part of every split at that many samples per family
+    (`data.limit_per_family`, seed 0, drawn before any training): a compute budget.
+    Validation and test parts are never cut.
     """
     cfg = cfg or TrainConfig()
     samples = list(samples)
@@ -590,6 +602,8 @@ def run_protocol(
         splits = [split_leave_one_family_out(samples, f, val_frac, seed=0) for f in held]
     else:
         raise NNProfError(f"unknown protocol {protocol!r}; use in-distribution or leave-one-family-out")
+    if train_per_family is not None:
+        splits = [Split(limit_per_family(sp.train, train_per_family, seed=0), sp.val, sp.test, sp.name) for sp in splits]
     for sp in splits:
         if not sp.train or not sp.test:
             raise NNProfError(f"{sp.name}: empty train or test part ({sp.sizes()}); the dataset is too small")
@@ -627,6 +641,7 @@ def run_protocol(
         "kinds": list(kinds),
         "seeds": seeds,
         "epochs": cfg.epochs,
+        "train_per_family": train_per_family,
         "families": all_fams,
         "splits": {sp.name: sp.sizes() for sp in splits},
         "results": results,

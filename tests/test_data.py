@@ -6,6 +6,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from nnprof.data import (
+    limit_per_family,
     load_dataset,
     read_nnlqp,
     read_zoo,
@@ -268,3 +269,17 @@ def test_summary():
     assert d["families"] == {"plain": 3, "residual": 3, "wide": 3}
     assert d["latency_ms"] == {"min": min(x.latency_ms for x in s), "max": max(x.latency_ms for x in s)}
     assert d["platforms"] == [{"source": "synthetic"}]
+    assert d["macs"] == {"min": min(x.graph.macs for x in s), "max": max(x.graph.macs for x in s)}
+    assert d["ops"] == sorted({n.op for x in s for n in x.graph.nodes}) and "Conv" in d["ops"]
+
+
+def test_limit_per_family_is_seeded_and_keeps_order():
+    s = synthetic(10, seed=0)
+    cut = limit_per_family(s, 4, seed=0)
+    assert {f: sum(x.family == f for x in cut) for f in ("plain", "residual", "wide")} == {"plain": 4, "residual": 4, "wide": 4}
+    assert [x.id for x in cut] == [x.id for x in s if x in cut]  # file order kept
+    assert [x.id for x in limit_per_family(s, 4, seed=0)] == [x.id for x in cut]
+    assert [x.id for x in limit_per_family(s, 4, seed=1)] != [x.id for x in cut]
+    assert limit_per_family(s, 50) == s and limit_per_family(s, None) == s
+    with pytest.raises(NNProfError, match=">= 1"):
+        limit_per_family(s, 0)

@@ -233,6 +233,16 @@ def test_cli_evaluate_protocol_json():
     assert set(res["results"]["flops"]) == {"all", "plain", "residual", "wide"}
 
 
+def test_cli_evaluate_train_per_family_cuts_only_the_train_part():
+    argv = ["evaluate", "synthetic:10", "-p", "both", "--models", "flops", "-f", "json", "--train-per-family", "3"]
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    ind, lofo = json.loads(r.stdout)["protocols"]
+    assert ind["train_per_family"] == 3
+    assert ind["splits"]["in-distribution"] == {"train": 9, "val": 3, "test": 3}
+    assert lofo["splits"]["leave-out:plain"] == {"train": 6, "val": 2, "test": 10}
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

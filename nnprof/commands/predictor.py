@@ -282,6 +282,9 @@ def evaluate(
     val_frac: ValFrac = 0.1,
     test_frac: TestFrac = 0.1,
     families: Annotated[str | None, typer.Option("--families", help="Leave-one-family-out: only hold out these (comma list).")] = None,
+    train_per_family: Annotated[
+        int | None, typer.Option("--train-per-family", min=1, help="Compute budget: train each method on at most N samples per family (seeded; val/test never cut).")
+    ] = None,
     platform: PlatformOpt = None,
     precision: PrecisionOpt = Precision.fp32,
     fmt: FormatOpt = Format.table,
@@ -327,7 +330,7 @@ def evaluate(
     results = []
     with _progress_bar() as progress:
         for p in protocols:
-            results.append(T.run_protocol(samples, p, kinds, seeds, cfg, val_frac, test_frac, held, progress))
+            results.append(T.run_protocol(samples, p, kinds, seeds, cfg, val_frac, test_frac, held, progress, train_per_family=train_per_family))
     if fmt is Format.json:
         _print_json({"dataset": dataset, "protocols": results})
         return
@@ -335,7 +338,7 @@ def evaluate(
         _print_csv([r for res in results for r in _protocol_rows(res)])
         return
     for res in results:
-        runs = f"{seeds} seed(s), {epochs} epochs"
+        runs = f"{seeds} seed(s), {epochs} epochs" + (f", at most {train_per_family} training samples per family" if train_per_family else "")
         if res["protocol"] == "in-distribution":
             sizes = next(iter(res["splits"].values()))
             title = f"In-distribution (Table 1 layout): test MAPE and Acc(10%) per family; {runs}; train {sizes['train']} / val {sizes['val']} / test {sizes['test']}"
