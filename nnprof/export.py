@@ -24,6 +24,7 @@ is rebuilt. Every write is a temporary file in the same directory + ``os.replace
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -73,8 +74,8 @@ class ConvertResult:
 # --------------------------------------------------------------------------- versions, cache
 
 
-def versions() -> dict[str, str]:
-    """Versions of everything that shapes the exported graph."""
+@functools.cache
+def _versions() -> tuple[tuple[str, str], ...]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"nnprof": __version__, "opset": str(OPSET), "exporters": ",".join(EXPORTERS)}
@@ -84,7 +85,12 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             out[pkg] = "missing"
     out["cache_format"] = str(CACHE_FORMAT)
-    return out
+    return tuple(out.items())
+
+
+def versions() -> dict[str, str]:
+    """Versions of everything that shapes the exported graph (looked up once per process)."""
+    return dict(_versions())
 
 
 def cache_key(ref: ModelRef, input_size: int, batch_size: int) -> str:
