@@ -75,22 +75,24 @@ class ConvertResult:
 
 
 @functools.cache
-def _versions() -> tuple[tuple[str, str], ...]:
+def _package_versions() -> tuple[tuple[str, str], ...]:
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"nnprof": __version__, "opset": str(OPSET), "exporters": ",".join(EXPORTERS)}
+    out = []
     for pkg in ("torch", "torchvision", "timm", "onnx", "onnxsim"):
         try:
-            out[pkg] = version(pkg)
+            out.append((pkg, version(pkg)))
         except PackageNotFoundError:
-            out[pkg] = "missing"
-    out["cache_format"] = str(CACHE_FORMAT)
-    return tuple(out.items())
+            out.append((pkg, "missing"))
+    return tuple(out)
 
 
 def versions() -> dict[str, str]:
-    """Versions of everything that shapes the exported graph (looked up once per process)."""
-    return dict(_versions())
+    """Versions of everything that shapes the exported graph (packages looked up once per process)."""
+    out = {"nnprof": __version__, "opset": str(OPSET), "exporters": ",".join(EXPORTERS)}
+    out.update(_package_versions())
+    out["cache_format"] = str(CACHE_FORMAT)
+    return out
 
 
 def cache_key(ref: ModelRef, input_size: int, batch_size: int) -> str:
