@@ -233,8 +233,13 @@ def train_model(
     cfg: TrainConfig | None = None,
     args: ModelArgs | None = None,
     progress: Progress | None = None,
+    init_state: dict[str, torch.Tensor] | None = None,
 ) -> TrainResult:
-    """Train one model of `kind` on `train`; keep the epoch with the lowest validation MAPE."""
+    """Train one model of `kind` on `train`; keep the epoch with the lowest validation MAPE.
+
+    `init_state` (a neural model's state dict, e.g. a checkpoint's) starts training from
+    those weights instead of a fresh initialisation: a further warm-up + decay schedule.
+    """
     import time
 
     cfg = cfg or TrainConfig()
@@ -249,6 +254,13 @@ def train_model(
     node_dim = int(train.graphs[0].x.shape[1]) if train.graphs else int(getattr(enc, "NODE_DIM", 152))
     args = replace(args or ModelArgs(), node_dim=node_dim)
     model = build_model(kind, args)
+    if init_state is not None:
+        if kind in REGRESSION_KINDS:
+            raise NNProfError("--init applies to neural models; a regression is fitted in closed form")
+        try:
+            model.load_state_dict(init_state)
+        except RuntimeError as e:
+            raise NNProfError(f"the --init checkpoint does not fit this model ({str(e).splitlines()[0]})") from None
     t0 = time.perf_counter()
 
     if kind in REGRESSION_KINDS:

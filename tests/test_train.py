@@ -214,6 +214,25 @@ def test_cli_train_then_evaluate_checkpoint(tmp_path):
     assert "MAPE" in r.stdout and "plain" in r.stdout
 
 
+def test_cli_train_init_continues_from_a_checkpoint(tmp_path):
+    import torch
+
+    first, second = tmp_path / "a.pt", tmp_path / "b.pt"
+    base = ["train", "synthetic:4", "--epochs", "1", "--device", "cpu", "-f", "json"]
+    r = runner.invoke(app, [*base, "-o", str(first)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*base, "--init", str(first), "--lr", "0", "-o", str(second)])
+    assert r.exit_code == 0, r.output
+    a = torch.load(first, weights_only=True)
+    b = torch.load(second, weights_only=True)
+    assert b["init"]["path"] == str(first) and b["init"]["epochs"] == 1
+    # lr 0: the weights it started from are the weights it keeps
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    r = runner.invoke(app, [*base, "--model", "gnn", "--init", str(first), "-o", str(tmp_path / "c.pt")])
+    assert r.exit_code == 2 and "holds a narformer2 model, not gnn" in r.output
+    assert not (tmp_path / "c.pt").exists()
+
+
 def test_cli_evaluate_protocols_all_models_tables():
     r = runner.invoke(app, ["evaluate", "synthetic:4", "--protocol", "both", "--models", "all", "--epochs", "1", "--device", "cpu"])
     assert r.exit_code == 0, r.output

@@ -185,6 +185,9 @@ def train(
     dataset: Dataset = "zoo/",
     model: Annotated[str, typer.Option("--model", "-m", help="narformer2 | gnn | flops | flops-mem | global-attn")] = "narformer2",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Checkpoint path (default: <model>.pt).")] = None,
+    init: Annotated[
+        Path | None, typer.Option("--init", help="Start from this checkpoint's weights (same model kind): a further warm-up + decay schedule.")
+    ] = None,
     epochs: Epochs = 50,
     seed: Seed = 0,
     device: Device = "auto",
@@ -205,6 +208,14 @@ def train(
     from nnprof.data import split_in_distribution
 
     T.resolve_device(device)  # fail before the slow part
+    init_state, init_info, args = None, None, None
+    if init is not None:
+        base_model, base = T.load_checkpoint(init)
+        if base["kind"] != model:
+            raise NNProfError(f"--init {init} holds a {base['kind']} model, not {model}; pass --model {base['kind']}")
+        init_state = base_model.state_dict()
+        args = T.ModelArgs.from_dict(base["model_args"])
+        init_info = {"path": str(init), "created": base.get("created"), "epochs": (base.get("train_config") or {}).get("epochs"), "init": base.get("init")}
     samples = _load(dataset, platform)
     split = split_in_distribution(samples, val_frac, test_frac, seed=0)
     err.print(f"{len(samples)} samples: train {len(split.train)}, val {len(split.val)}, test {len(split.test)}; encoding...", highlight=False)
@@ -212,9 +223,12 @@ def train(
     tr, va, te = (T.prepare(p, neural) for p in (split.train, split.val, split.test))
     cfg = T.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, precision=precision.value)
     with _progress_bar() as progress:
-        res = T.train_model(model, tr, va, cfg, progress=progress)
+        res = T.train_model(model, tr, va, cfg, args=args, progress=progress, init_state=init_state)
     test = T.evaluate(res.model, te) if len(te) else None
-    ckpt = T.make_checkpoint(res, split.train, split.val, test, cfg, extra={"dataset": str(dataset), "split": split.sizes()})
+    extra = {"dataset": str(dataset), "split": split.sizes()}
+    if init_info is not None:
+        extra["init"] = init_info
+    ckpt = T.make_checkpoint(res, split.train, split.val, test, cfg, extra=extra)
     path = T.save_checkpoint(ckpt, output or Path(f"{model}.pt"))
     size = f"{T.count_parameters(res.model):,} parameters" if neural else f"{res.model.coef.numel()} coefficients (closed form)"
     err.print(f"saved {path} ({size}, best epoch {res.best_epoch}, torch {torch.__version__})", highlight=False)
