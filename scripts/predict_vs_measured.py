@@ -1,0 +1,67 @@
+"""How well a checkpoint predicts latencies measured independently (not zoo variants).
+
+Reads a measurement CSV written by `nnprof measure` (real torchvision/timm models), predicts
+every row with a checkpoint (the bundled one by default) and prints, per row, measured and
+predicted latency and the relative error, then MAPE, Acc(5%), Acc(10%), Kendall tau and
+Spearman rho over all rows.
+
+    python scripts/predict_vs_measured.py measurements.csv [--checkpoint ckpt.pt] [--json out.json]
+
+The rows are only read: nothing here trains or selects anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from nnprof import metrics as M
+from nnprof.errors import NNProfError
+from nnprof.finetune import read_measurements, row_features
+from nnprof.predict import load_predictor
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("csv")
+    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--json", default=None, help="also write the rows and scores here")
+    a = ap.parse_args(argv)
+    try:
+        rows = read_measurements(a.csv)
+        pred = load_predictor(a.checkpoint, device="cpu")
+        feats = row_features(rows)
+    except NNProfError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    y_pred = pred.predict(feats)
+    y_true = [r.latency_ms for r in rows]
+    out = []
+    print(f"{'model':34s} {'input':>5s} {'batch':>5s} {'measured':>9s} {'predicted':>9s} {'error':>7s}")
+    for r, t, p in sorted(zip(rows, y_true, y_pred, strict=True), key=lambda x: x[1]):
+        err = (p - t) / t * 100
+        out.append({"model": r.ref.qualified, "input_size": r.input_size, "batch_size": r.batch_size, "measured_ms": t, "predicted_ms": p, "error_pct": err})
+        print(f"{r.ref.qualified:34s} {r.input_size or '':>5} {r.batch_size:5d} {t:9.3f} {p:9.3f} {err:+6.1f}%")
+    scores = {
+        "n": len(rows),
+        "mape": M.mape(y_true, y_pred),
+        "acc5": M.acc(y_true, y_pred, 0.05),
+        "acc10": M.acc(y_true, y_pred, 0.10),
+        "kendall": M.kendall_tau(y_true, y_pred),
+        "spearman": M.spearman_rho(y_true, y_pred),
+        "checkpoint": str(pred.path),
+        "predicts_for": pred.platform_text,
+    }
+    print(
+        f"\n{scores['n']} rows: MAPE {scores['mape']:.2f}%  Acc(5%) {scores['acc5']:.1f}%  Acc(10%) {scores['acc10']:.1f}%  "
+        f"Kendall {scores['kendall']:.3f}  Spearman {scores['spearman']:.3f}  ({pred.path.name}, {pred.platform_text})"
+    )
+    if a.json:
+        Path(a.json).write_text(json.dumps({"csv": a.csv, "scores": scores, "rows": out}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
