@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnprof.encode import STATIC_DIM, GraphBatch
+from nnprof.encode import _FREQS, STATIC_DIM, GraphBatch
 
 KINDS = ("narformer2", "gnn", "flops", "flops-mem", "global-attn")
 NEURAL_KINDS = ("narformer2", "gnn", "global-attn")
@@ -52,6 +52,10 @@ class ModelArgs:
     groups: int = 8  # G: groups of the grouped feed-forward network
     dropout: float = 0.05
     layer_scale: float = 1e-4  # initial gamma of the residual GFFN branch (reference code)
+    # nnprof extension (off = the paper's head): predict a bounded factor on top of a
+    # FLOPs + memory power law (see LatencyHead), so graphs beyond the training range
+    # (bigger batches and models) still scale with their cost
+    residual: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -298,25 +302,76 @@ class GraphAttentionBlock(nn.Module):
 # Readout and head shared by the neural models
 
 
+_LOWEST_FREQ = float(_FREQS[-1])  # f_4 of f_PE
+RESIDUAL_BOUND = 1.5  # the residual head's factor stays within exp(+-1.5) = 0.22x .. 4.5x
+
+
+def static_counts(static: torch.Tensor) -> torch.Tensor:
+    """Invert the static features' MACs and memory access from their f_PE encoding.
+
+    Slot k of the static vector is f_PE(u_k) (`encode.encode_static`), u = 100
+    log10(1 + v / 1e6). Its lowest frequency f_4 = 10000^(-4/5) keeps u f_4 below pi for any
+    v < 1e20, so u = atan2(sin, cos) / f_4 exactly. Shapes: (B, 40) -> (B, 2) [MACs, mem].
+    """
+    st = static.float()
+    f4 = _LOWEST_FREQ
+    out = []
+    for k in (1, 3):  # MACs, memory access
+        u = torch.atan2(st[:, 10 * k + 8], st[:, 10 * k + 9]) / f4  # (B,)
+        out.append(1e6 * (torch.pow(10.0, u / 100.0) - 1.0))  # (B,)
+    return torch.stack(out, dim=-1)  # (B, 2)
+
+
 class LatencyHead(nn.Module):
     r"""Static embedding, concatenation and the head of Eq. 12.
 
     .. math::
         e = \mathrm{ReLU}(W_s s + b_s), \quad
-        \hat y = -\log\sigma(\mathrm{FC}(\mathrm{ReLU}(\mathrm{FC}(\mathrm{ReLU}(\mathrm{FC}([h; e]))))))
+        z = \mathrm{FC}(\mathrm{ReLU}(\mathrm{FC}(\mathrm{ReLU}(\mathrm{FC}([h; e]))))), \quad
+        \hat y = -\log\sigma(z)
 
     ``-log sigmoid(z) = softplus(-z) > 0``, so a latency is always positive. ``out_scale``
     (a buffer, 1 unless fine-tuning calibrated it to a new device) multiplies the output.
+
+    ``residual=True`` (nnprof's extension, `ModelArgs.residual`) replaces the last step by
+
+    .. math::
+        \hat y = \exp(w_0 + w_1 \log \mathrm{GMACs} + w_2 \log \mathrm{GMem})
+                 \cdot \exp(b \tanh(z / b)), \quad b = 1.5
+
+    the `FlopsRegression` ``flops-mem`` power law (``base_coef``, fitted in closed form on
+    the training set before training, `fit_base`) times a learned factor bounded to
+    [0.22, 4.5]. GMACs and GMem are read back from the static features (`static_counts`).
+    The network then only learns how a graph deviates from its cost, and a graph far beyond
+    the training range (batch 32 when training saw 1-8) still scales with its MACs instead
+    of saturating.
     """
 
-    def __init__(self, hidden: int, static_dim: int, dropout: float):
+    def __init__(self, hidden: int, static_dim: int, dropout: float, residual: bool = False):
         super().__init__()
+        self.residual = residual
         self.static = nn.Linear(static_dim, hidden)
         self.fc1 = nn.Linear(2 * hidden, hidden)
         self.fc2 = nn.Linear(hidden, hidden)
         self.fc3 = nn.Linear(hidden, 1)
         self.drop = nn.Dropout(dropout)
         self.register_buffer("out_scale", torch.ones(()))
+        if residual:
+            self.register_buffer("base_coef", torch.zeros(3))  # w0, w1, w2
+
+    @torch.no_grad()
+    def fit_base(self, counts: torch.Tensor, latency_ms: torch.Tensor) -> None:
+        """Least squares of log latency on log GMACs and log GMem (`FlopsRegression.fit`)."""
+        reg = FlopsRegression(ModelArgs(), use_memory=True)
+        reg.fit(counts, latency_ms)
+        self.base_coef.copy_(reg.coef.to(self.base_coef.dtype))
+
+    def base(self, static: torch.Tensor) -> torch.Tensor:
+        """The power-law latency of each graph from its static features: (B, S) -> (B,)."""
+        with torch.autocast(static.device.type, enabled=False):
+            g = torch.log((static_counts(static) / 1e9).clamp(min=1e-9))  # (B, 2)
+            w = self.base_coef.float()
+            return torch.exp(w[0] + g[:, 0] * w[1] + g[:, 1] * w[2])  # (B,)
 
     def forward(self, pooled: torch.Tensor, static: torch.Tensor) -> torch.Tensor:
         dt = self.fc1.weight.dtype
@@ -324,7 +379,11 @@ class LatencyHead(nn.Module):
         h = torch.cat([pooled.to(dt), e], dim=-1)  # (B, 2D)
         h = self.drop(F.relu(self.fc1(h)))  # (B, D)
         h = self.drop(F.relu(self.fc2(h)))  # (B, D)
-        return -F.logsigmoid(self.fc3(h).float()).squeeze(-1) * self.out_scale  # (B,) float32
+        z = self.fc3(h).float().squeeze(-1)  # (B,)
+        if self.residual:
+            factor = torch.exp(RESIDUAL_BOUND * torch.tanh(z / RESIDUAL_BOUND))  # (B,)
+            return self.base(static) * factor * self.out_scale  # (B,) float32
+        return -F.logsigmoid(z) * self.out_scale  # (B,) float32
 
 
 class NARFormerV2(nn.Module):
@@ -351,7 +410,7 @@ class NARFormerV2(nn.Module):
             )
             for i in range(args.layers)
         )
-        self.head = LatencyHead(args.hidden, args.static_dim, args.dropout)
+        self.head = LatencyHead(args.hidden, args.static_dim, args.dropout, residual=args.residual)
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         p = Packed.from_dense(batch.adj, batch.mask)
@@ -407,7 +466,7 @@ class NNLPGNN(nn.Module):
             SAGELayer(args.node_dim if i == 0 else args.hidden, args.hidden, args.dropout)
             for i in range(args.layers)
         )
-        self.head = LatencyHead(args.hidden, args.static_dim, args.dropout)
+        self.head = LatencyHead(args.hidden, args.static_dim, args.dropout, residual=args.residual)
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         p = Packed.from_dense(batch.adj, batch.mask)

@@ -261,6 +261,9 @@ def train_model(
             model.load_state_dict(init_state)
         except RuntimeError as e:
             raise NNProfError(f"the --init checkpoint does not fit this model ({str(e).splitlines()[0]})") from None
+    head = getattr(model, "head", None)
+    if head is not None and getattr(head, "residual", False) and init_state is None:
+        head.fit_base(train.counts, train.latency)  # the power law the residual head corrects
     t0 = time.perf_counter()
 
     if kind in REGRESSION_KINDS:

@@ -127,3 +127,42 @@ def test_flops_regression_recovers_power_law():
     only = FlopsRegression(ModelArgs(), use_memory=False)
     only.fit(counts, 3.0 * (macs / 1e9) ** 0.5)
     assert torch.allclose(only.coef.double(), torch.tensor([math.log(3.0), 0.5], dtype=torch.float64), atol=1e-5)
+
+
+# ------------------------------------------------------------------- residual head (nnprof)
+
+
+def test_static_counts_inverts_the_static_encoding():
+    from nnprof.data import synthetic
+    from nnprof.encode import encode_static
+    from nnprof.model import static_counts
+
+    samples = synthetic(4, seed=1)
+    st = torch.stack([encode_static(s.graph) for s in samples])  # (B, 40)
+    got = static_counts(st).double()  # (B, 2)
+    want = torch.tensor([[s.graph.macs, s.graph.mem] for s in samples], dtype=torch.float64)
+    assert torch.allclose(got, want, rtol=1e-5)
+
+
+def test_residual_head_is_the_power_law_times_a_bounded_factor():
+    from nnprof.model import RESIDUAL_BOUND, NARFormerV2
+
+    torch.manual_seed(0)
+    m = NARFormerV2(small_args(residual=True)).eval()
+    assert "head.base_coef" in m.state_dict()
+    assert "head.base_coef" not in NARFormerV2(small_args()).state_dict()  # paper head unchanged
+    m.head.base_coef.copy_(torch.tensor([math.log(3.0), 1.0, 0.0]))  # 3 ms per GMAC
+    macs = torch.tensor([2e9, 8e9])
+    from nnprof.encode import _log_units, _pe_masked
+
+    static = torch.stack([_pe_masked(torch.tensor([1.0, _log_units(v), 0.0, _log_units(1e6)]).double().numpy()) for v in macs.tolist()]).float()
+    assert torch.allclose(m.head.base(static), torch.tensor([6.0, 24.0]), rtol=1e-4)
+    with torch.no_grad():
+        m.head.fc3.weight.zero_()
+        m.head.fc3.bias.fill_(0.0)
+    batch = collate([chain_graph(3, 0), chain_graph(5, 1)])
+    batch.static = static
+    assert torch.allclose(m(batch), torch.tensor([6.0, 24.0]), rtol=1e-4)  # z = 0: factor 1
+    with torch.no_grad():
+        m.head.fc3.bias.fill_(100.0)  # a huge z saturates at exp(bound)
+    assert torch.allclose(m(batch), torch.tensor([6.0, 24.0]) * math.exp(RESIDUAL_BOUND), rtol=1e-4)

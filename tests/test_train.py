@@ -233,6 +233,17 @@ def test_cli_train_init_continues_from_a_checkpoint(tmp_path):
     assert not (tmp_path / "c.pt").exists()
 
 
+def test_cli_train_residual_head_round_trips(tmp_path):
+    from nnprof import train as T
+
+    ckpt = tmp_path / "r.pt"
+    r = runner.invoke(app, ["train", "synthetic:4", "--residual", "--epochs", "1", "--device", "cpu", "-o", str(ckpt), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    model, meta = T.load_checkpoint(ckpt)
+    assert meta["model_args"]["residual"] is True
+    assert model.head.residual and float(model.head.base_coef.abs().sum()) > 0  # the power law was fitted
+
+
 def test_cli_evaluate_protocols_all_models_tables():
     r = runner.invoke(app, ["evaluate", "synthetic:4", "--protocol", "both", "--models", "all", "--epochs", "1", "--device", "cpu"])
     assert r.exit_code == 0, r.output

@@ -197,6 +197,9 @@ def train(
     test_frac: TestFrac = 0.1,
     platform: PlatformOpt = None,
     precision: PrecisionOpt = Precision.fp32,
+    residual: Annotated[
+        bool, typer.Option("--residual", help="Neural models: learn a bounded factor on a FLOPs+memory power law (extrapolates to bigger graphs).")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Train a latency predictor on a dataset's train part; select on validation; report test."""
@@ -208,7 +211,8 @@ def train(
     from nnprof.data import split_in_distribution
 
     T.resolve_device(device)  # fail before the slow part
-    init_state, init_info, args = None, None, None
+    init_state, init_info = None, None
+    args = T.ModelArgs(residual=True) if residual else None
     if init is not None:
         base_model, base = T.load_checkpoint(init)
         if base["kind"] != model:
