@@ -657,6 +657,7 @@ def run_protocol(
         "seeds": seeds,
         "epochs": cfg.epochs,
         "train_per_family": train_per_family,
+        "residual": bool(args and args.residual),
         "families": all_fams,
         "splits": {sp.name: sp.sizes() for sp in splits},
         "results": results,

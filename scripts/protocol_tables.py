@@ -27,7 +27,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     """One protocol result from several with the same protocol, methods and settings."""
     first = results[0]
     for r in results[1:]:
-        for key in ("protocol", "kinds", "seeds", "epochs", "train_per_family"):
+        for key in ("protocol", "kinds", "seeds", "epochs", "train_per_family", "residual"):
             if r.get(key) != first.get(key):
                 raise SystemExit(f"cannot merge: {key} differs ({r.get(key)!r} vs {first.get(key)!r})")
     if len(results) == 1:
@@ -40,7 +40,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         splits.update(r["splits"])
         for run in r["runs"]:
             runs.setdefault((run["kind"], run["seed"]), {}).update(run["scores"])
-    out = {k: first[k] for k in ("protocol", "kinds", "seeds", "epochs", "train_per_family", "families")}
+    out = {k: first.get(k) for k in ("protocol", "kinds", "seeds", "epochs", "train_per_family", "residual", "families")}
     out["splits"] = splits
     out["runs"] = [{"kind": k, "seed": s, "scores": sc} for (k, s), sc in runs.items()]
     out["results"] = {}
@@ -80,6 +80,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append("| " + " | ".join([name, *cells]) + " |")
     sizes = sorted(result["splits"].items())
     budget = f", at most {result['train_per_family']} training samples per family" if result.get("train_per_family") else ""
+    budget += ", residual head" if result.get("residual") else ""
     lines.append("")
     lines.append(f"{result['protocol']}: {result['seeds']} seed(s), {result['epochs']} epochs{budget}; splits: " + "; ".join(f"{n} {s}" for n, s in sizes))
     return "\n".join(lines)

@@ -305,6 +305,7 @@ def evaluate(
     ] = None,
     platform: PlatformOpt = None,
     precision: PrecisionOpt = Precision.fp32,
+    residual: Annotated[bool, typer.Option("--residual", help="Neural models use the residual head (see nnprof train --residual).")] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Score a checkpoint, or train and test every method under the paper's protocols."""
@@ -348,7 +349,9 @@ def evaluate(
     results = []
     with _progress_bar() as progress:
         for p in protocols:
-            results.append(T.run_protocol(samples, p, kinds, seeds, cfg, val_frac, test_frac, held, progress, train_per_family=train_per_family))
+            results.append(
+                T.run_protocol(samples, p, kinds, seeds, cfg, val_frac, test_frac, held, progress, args=T.ModelArgs(residual=True) if residual else None, train_per_family=train_per_family)
+            )
     if fmt is Format.json:
         _print_json({"dataset": dataset, "protocols": results})
         return
@@ -356,7 +359,7 @@ def evaluate(
         _print_csv([r for res in results for r in _protocol_rows(res)])
         return
     for res in results:
-        runs = f"{seeds} seed(s), {epochs} epochs" + (f", at most {train_per_family} training samples per family" if train_per_family else "")
+        runs = f"{seeds} seed(s), {epochs} epochs" + (", residual head" if residual else "") + (f", at most {train_per_family} training samples per family" if train_per_family else "")
         if res["protocol"] == "in-distribution":
             sizes = next(iter(res["splits"].values()))
             title = f"In-distribution (Table 1 layout): test MAPE and Acc(10%) per family; {runs}; train {sizes['train']} / val {sizes['val']} / test {sizes['test']}"
