@@ -59,11 +59,12 @@ def one_line_error(argv, message):
 
 
 def test_predict_json_csv_table_columns(tmp_path, ckpt):
-    a, b = tiny_net(tmp_path / "a.onnx", 4, 3, 16), tiny_net(tmp_path / "b.onnx", 8, 5, 16)
+    # sizes inside the synthetic training range (no warnings)
+    a, b = tiny_net(tmp_path / "a.onnx", 16, 3, 32), tiny_net(tmp_path / "b.onnx", 8, 5, 32)
     rows = json.loads(ok(["predict", a, b, "-b", "1,4", "-c", ckpt, "--device", "cpu", "-f", "json"]).stdout)
     assert [(r["model"], r["batch_size"]) for r in rows] == [(a, 1), (a, 4), (b, 1), (b, 4)]
     assert list(rows[0]) == list(P.COLUMNS)
-    assert rows[1]["gflops"] == tiny_macs(4, 3, 16, 4) / 1e9 and rows[1]["input_size"] == 16
+    assert rows[1]["gflops"] == tiny_macs(16, 3, 32, 4) / 1e9 and rows[1]["input_size"] == 32
     for r in rows:
         assert r["throughput"] == pytest.approx(1000.0 * r["batch_size"] / r["latency_ms"], rel=1e-12)
         assert r["platform"] == "source=synthetic" and r["warnings"] == ""
@@ -95,11 +96,18 @@ def test_predict_real_model_then_cached(ckpt, real_cache, monkeypatch):
 
 
 def test_predict_warns_about_unseen_ops(tmp_path, ckpt):
-    net = tiny_net(tmp_path / "odd.onnx", extra_op="Celu")
+    net = tiny_net(tmp_path / "odd.onnx", 16, 3, 32, extra_op="Celu")
     r = ok(["predict", net, "-b", "1,2", "-c", ckpt, "--device", "cpu", "-f", "json"])
     warn = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
-    assert warn == [f"warning: {net}: ops outside the encoder's vocabulary: Celu; the prediction may be unreliable"]
-    assert json.loads(r.stdout)[0]["warnings"] == "ops outside the encoder's vocabulary: Celu"
+    assert warn == [f"warning: {net}: ops never seen in training: Celu; the prediction may be unreliable"]
+    assert json.loads(r.stdout)[0]["warnings"] == "ops never seen in training: Celu"
+
+
+def test_predict_warns_about_graphs_outside_the_training_range(tmp_path, ckpt):
+    net = tiny_net(tmp_path / "small.onnx", 4, 3, 16)
+    r = ok(["predict", net, "-c", ckpt, "--device", "cpu", "-f", "json"])
+    [w] = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert f"{tiny_macs(4, 3, 16) / 1e3:.3g}k MACs, training graphs had " in w
 
 
 def test_predict_rebuilds_a_corrupt_cache_entry(tmp_path, ckpt):

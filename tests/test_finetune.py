@@ -98,7 +98,9 @@ def test_finetune_on_20_rows_fixes_a_slower_device(tmp_path, ckpt):
     T.save_checkpoint(new, tmp_path / "ft.pt")
     again = P.load_predictor(tmp_path / "ft.pt", "cpu")
     assert again.platform_text == "Test CPU 9000, 2 threads, cpu, fp32, onnxruntime 1.31.0"
-    assert again.profile.ops is None  # the base checkpoint recorded no op list
+    # the base checkpoint's ops (synthetic training graphs) plus the fine-tuning rows' ops
+    assert again.profile.ops == base.profile.ops | {"Conv", "Relu", "GlobalAveragePool", "Flatten", "Gemm"}
+    assert "Add" in base.profile.ops
     y = again.predict(feats)
     assert y == pytest.approx(P.Predictor(model, new, again.path, again.device, again.profile).predict(feats), rel=1e-5)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from nnprof import cache, export
@@ -238,9 +239,24 @@ def test_warnings_use_recorded_training_ops_and_ranges(ckpt, tmp_path):
     assert pred.check(f, 3.9) == pred.check(f, 5.0)[:3]  # within 2x of the range: fine
 
 
-def test_without_recorded_ops_the_vocabulary_decides(ckpt, tmp_path):
-    pred = P.load_predictor(ckpt, "cpu")
-    assert pred.profile.ops is None  # data.summary records no op list
+def test_training_profile_records_ops_and_macs(ckpt):
+    p = P.load_predictor(ckpt, "cpu").profile
+    assert p.ops == {"Conv", "Relu", "Add", "GlobalAveragePool", "Flatten", "Gemm"}  # synthetic graphs
+    assert p.macs is not None and 0 < p.macs[0] < p.macs[1]
+
+
+@pytest.fixture
+def old_ckpt(ckpt, tmp_path):
+    """The tiny checkpoint as an older nnprof wrote it: no op list, no MACs range."""
+    d = torch.load(ckpt, weights_only=True)
+    del d["train_data"]["ops"], d["train_data"]["macs"]
+    torch.save(d, tmp_path / "old.pt")
+    return str(tmp_path / "old.pt")
+
+
+def test_without_recorded_ops_the_vocabulary_decides(old_ckpt, tmp_path):
+    pred = P.load_predictor(old_ckpt, "cpu")
+    assert pred.profile.ops is None and pred.profile.macs is None
     assert pred.profile.nodes == (9, 29) and pred.profile.latency_ms is not None
     assert "Celu" not in enc.OP_VOCAB
     f = _features(tmp_path, "a.onnx", extra_op="Celu")
