@@ -1,0 +1,155 @@
+"""Print the figures of the measured zoo's datasheet (zoo/README.md) from zoo/ itself.
+
+    python scripts/zoo_datasheet.py [zoo/]
+
+Everything is read from zoo/data/*.jsonl.gz and zoo/split.json: per-family counts,
+latency and size ranges, the split, the collection's time span, the protocol statistics
+of every network, and the drift of the reference network over the collection (each
+measured block records the reference's fastest time, `latency.ref_ms`, and its
+networks' `measured_at`). Markdown on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics as st
+from collections import Counter, defaultdict
+from datetime import datetime
+from pathlib import Path
+
+
+def load(zoo: Path) -> list[dict]:
+    recs = []
+    for path in sorted((zoo / "data").glob("*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                r = json.loads(line)
+                g = r.pop("graph")
+                r["nodes"] = len(g["nodes"])
+                r["macs"] = sum(n.get("macs", 0) for n in g["nodes"])
+                r["ops"] = sorted({n["op"] for n in g["nodes"]})
+                recs.append(r)
+    return recs
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, max(0, round(q * (len(xs) - 1))))]
+
+
+def si(v: float) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if v >= div:
+            return f"{v / div:.3g}{unit}"
+    return f"{v:.3g}"
+
+
+def families_table(recs: list[dict], split: dict) -> list[str]:
+    side = dict.fromkeys(split.get("val", []), "val") | dict.fromkeys(split.get("test", []), "test")
+    by = defaultdict(list)
+    for r in recs:
+        by[r["family"]].append(r)
+    out = [
+        "| family | networks | train / val / test | latency ms: min | median | max | nodes: min-max | MACs: min-max | batch sizes | input sizes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for fam in sorted(by):
+        rs = by[fam]
+        lat = [r["latency_ms"] for r in rs]
+        parts = Counter(side.get(r["id"], "train") for r in rs)
+        out.append(
+            f"| {fam} | {len(rs)} | {parts['train']} / {parts['val']} / {parts['test']} | {min(lat):.3g} | {st.median(lat):.3g} | {max(lat):.3g} "
+            f"| {min(r['nodes'] for r in rs)}-{max(r['nodes'] for r in rs)} | {si(min(r['macs'] for r in rs))}-{si(max(r['macs'] for r in rs))} "
+            f"| {', '.join(map(str, sorted({r['batch_size'] for r in rs})))} | {', '.join(map(str, sorted({r['input_size'] for r in rs})))} |"
+        )
+    lat = [r["latency_ms"] for r in recs]
+    parts = Counter(side.get(r["id"], "train") for r in recs)
+    out.append(
+        f"| **all** | **{len(recs)}** | {parts['train']} / {parts['val']} / {parts['test']} | {min(lat):.3g} | {st.median(lat):.3g} | {max(lat):.3g} "
+        f"| {min(r['nodes'] for r in recs)}-{max(r['nodes'] for r in recs)} | {si(min(r['macs'] for r in recs))}-{si(max(r['macs'] for r in recs))} | | |"
+    )
+    return out
+
+
+def blocks(recs: list[dict]) -> list[dict]:
+    """Measured blocks: networks that share one reference time and were stored within
+    a few minutes of each other (a block is one `measure_many` call)."""
+    by = defaultdict(list)
+    for r in recs:
+        by[r["latency"]["ref_ms"]].append(datetime.fromisoformat(r["measured_at"]))
+    out = []
+    for ref, ts in by.items():
+        ts.sort()
+        out.append({"ref_ms": ref, "start": ts[0], "end": ts[-1], "n": len(ts)})
+    return sorted(out, key=lambda b: b["start"])
+
+
+def drift_table(bl: list[dict], minutes: int) -> list[str]:
+    t0 = bl[0]["start"]
+    bins = defaultdict(list)
+    for b in bl:
+        bins[int((b["start"] - t0).total_seconds() // (60 * minutes))].append(b)
+    best = min(b["ref_ms"] for b in bl)
+    out = [
+        "| from | blocks | networks | reference ms: min | median | max | median / fastest of the collection |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for k in sorted(bins):
+        bs = bins[k]
+        refs = [b["ref_ms"] for b in bs]
+        out.append(
+            f"| {bs[0]['start']:%H:%M} | {len(bs)} | {sum(b['n'] for b in bs)} | {min(refs):.3f} | {st.median(refs):.3f} | {max(refs):.3f} | {st.median(refs) / best:.2f}x |"
+        )
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("zoo", nargs="?", default="zoo")
+    ap.add_argument("--minutes", type=int, default=15, help="width of the drift table's time bins")
+    a = ap.parse_args()
+    zoo = Path(a.zoo)
+    recs = load(zoo)
+    split = json.loads((zoo / "split.json").read_text())
+    print(f"## Families ({len(recs)} networks, {len({r['family'] for r in recs})} families)\n")
+    print("\n".join(families_table(recs, split)))
+
+    ops = Counter(op for r in recs for op in r["ops"])
+    print(f"\n{len(ops)} ONNX op types occur; in how many networks each: " + ", ".join(f"{k} {v}" for k, v in ops.most_common()))
+
+    plats = {json.dumps(r["platform"], sort_keys=True) for r in recs}
+    vers = {json.dumps(r["versions"], sort_keys=True) for r in recs}
+    protos = Counter(r["latency"]["protocol"] for r in recs)
+    print(f"\n## Platform and versions\n\n{len(plats)} platform fingerprint(s): " + "; ".join(plats))
+    print(f"\n{len(vers)} library-version set(s): " + "; ".join(vers))
+    print("\nprotocol(s): " + ", ".join(f"{k} ({v} networks)" for k, v in protos.items()))
+
+    bl = blocks(recs)
+    span = (bl[-1]["end"] - bl[0]["start"]).total_seconds() / 3600
+    sizes = [b["n"] for b in bl]
+    print(
+        f"\n## Collection\n\nmeasured {bl[0]['start']:%Y-%m-%d %H:%M} to {bl[-1]['end']:%H:%M} ({span:.2f} h of measuring), "
+        f"{len(bl)} blocks of {min(sizes)}-{max(sizes)} networks (median {st.median(sizes):.0f}); "
+        f"export + simplification time recorded with the networks: {sum(r['export']['seconds'] for r in recs) / 3600:.2f} h in all "
+        f"(median {st.median(r['export']['seconds'] for r in recs):.2f} s per network)"
+    )
+    conf = [r["latency"]["confirm_pct"] for r in recs]
+    spread = [r["latency"]["spread_pct"] for r in recs]
+    timing = [r["latency"]["timing_s"] for r in recs]
+    print(
+        f"\nper network: gap between its two fastest rounds (`confirm_pct`) median {st.median(conf):.2f}%, 90th percentile {pct(conf, 0.9):.2f}%; "
+        f"median round minimum above the fastest (`spread_pct`) median {st.median(spread):.1f}% (10th-90th percentile {pct(spread, 0.1):.1f}-{pct(spread, 0.9):.1f}%); "
+        f"timing {st.median(timing):.2f} s per network (median)"
+    )
+    refs = [b["ref_ms"] for b in bl]
+    print(
+        f"\n## Reference drift (nnprof-ref-v1, fastest time per block)\n\nover the {len(bl)} blocks: min {min(refs):.3f} ms, "
+        f"median {st.median(refs):.3f}, max {max(refs):.3f} ({max(refs) / min(refs):.2f}x the fastest); by {a.minutes}-minute window:\n"
+    )
+    print("\n".join(drift_table(bl, a.minutes)))
+
+
+if __name__ == "__main__":
+    main()
