@@ -10,13 +10,18 @@ import torch
 from nnprof.encode import f_pe
 from nnprof.nas.cells import (
     NB201_EDGES,
+    CellTensors,
     augment_cells,
+    augment_positions,
     cell_pe,
     encode_cells,
     nb101_cell,
     nb201_cell,
+    nerf_pe,
     parse_nb201,
+    pe_table,
     random_topological_order,
+    random_topological_orders,
     stack_cells,
 )
 
@@ -104,7 +109,7 @@ def test_nb101_cell_and_encoding():
         nb101_cell([[0, 0], [1, 0]], ["input", "output"])  # edge 1 -> 0: not topological
     t = stack_cells([c, nb201_cell(ARCH)])
     assert t.ops.shape == (2, 8) and t.ops[0].tolist() == [0, 2, 3, 1, 4, -1, -1, -1]
-    x, adj, deg, mask = encode_cells(t)
+    x, adj, deg, mask = encode_cells(t, pe="trans")
     assert x.shape == (2, 8, 128) and adj.shape == (2, 8, 8) and deg.shape == (2, 8)
     assert mask[0].tolist() == [True] * 5 + [False] * 3
     assert torch.equal(x[0, 5:], torch.zeros(3, 128))  # padding
@@ -163,3 +168,88 @@ def test_augmentation_preserves_the_dag():
     assert changed > 0
     # the input tensors are not modified in place
     assert cells.ops[0].tolist() == [0, 2, 3, 1, 4, -1, -1, -1]
+
+
+def test_nerf_pe_values():
+    pe = nerf_pe(torch.tensor([0.0, 1.0, 3.0]), 64)
+    assert pe.shape == (3, 64)
+    freqs = np.linspace(1.0, 2.0**31, 32)  # the reference tokenizer's linear sampling
+    assert freqs[1] == pytest.approx(1 + (2**31 - 1) / 31)
+    for row, x in zip(pe, (0.0, 1.0, 3.0), strict=True):
+        expect = np.stack([np.sin(np.pi * x * freqs), np.cos(np.pi * x * freqs)], -1).ravel()
+        assert np.allclose(row.numpy(), expect, atol=1e-6)
+    assert pe[2, :2].tolist() == pytest.approx([0.0, -1.0], abs=1e-6)  # sin(3 pi), cos(3 pi)
+    # the codes of 0..7 are far apart (nearly orthogonal apart from f_0 = 1)
+    codes = nerf_pe(torch.arange(8.0), 64)
+    gram = codes @ codes.T / 32
+    off = gram - torch.diag(torch.diag(gram))
+    assert torch.allclose(torch.diag(gram), torch.ones(8), atol=1e-5)
+    assert off.abs().max() < 0.5
+    trans = cell_pe(torch.arange(8.0), 64)
+    trans_off = (trans @ trans.T / 32).fill_diagonal_(0)
+    assert off.abs().max() < 0.5 * trans_off.abs().max()  # the Transformer codes are close
+    with pytest.raises(ValueError):
+        nerf_pe(torch.tensor([1.0]), 5)
+    assert torch.equal(pe_table(4, 64, "nerf"), nerf_pe(torch.arange(4), 64))
+    assert torch.equal(pe_table(4, 64, "trans"), cell_pe(torch.arange(4), 64))
+    with pytest.raises(ValueError):
+        pe_table(4, 64, "onehot")
+
+
+def test_encode_cells_nerf_and_positions():
+    t = stack_cells([nb101_cell(DIAMOND_ADJ, DIAMOND_OPS), nb201_cell(ARCH)])
+    x, _, _, _ = encode_cells(t, pe="nerf")
+    assert torch.allclose(x[0, 2, :64], nerf_pe(torch.tensor(3.0), 64))  # maxpool label 3
+    assert torch.allclose(x[0, 2, 64:], nerf_pe(torch.tensor(2.0), 64))  # position 2
+    pos = torch.tensor([[0, 3, 4, 1, 2, 5, 6, 7], [0, 2, 1, 3, 4, 5, 6, 7]])
+    xp, _, _, _ = encode_cells(t, positions=pos, pe="nerf")
+    assert torch.equal(xp[..., :64], x[..., :64])  # the op half does not move
+    assert torch.allclose(xp[0, 1, 64:], nerf_pe(torch.tensor(3.0), 64))
+    assert torch.allclose(xp[1, 2, 64:], nerf_pe(torch.tensor(1.0), 64))
+    assert torch.equal(xp[0, 5:], torch.zeros(3, 128))  # padding stays zero
+
+
+def test_batched_topological_orders():
+    cells = stack_cells([nb101_cell(DIAMOND_ADJ, DIAMOND_OPS)] * 600 + [nb201_cell(ARCH)] * 3)
+    order = random_topological_orders(cells, np.random.default_rng(0))
+    assert order.shape == (603, 8)
+    a = np.array(DIAMOND_ADJ)
+    counts: dict[tuple, int] = {}
+    for row in order[:600].tolist():
+        assert row[5:] == [5, 6, 7]  # padding keeps its place
+        pos = {v: k for k, v in enumerate(row[:5])}
+        assert all(pos[i] < pos[j] for i, j in zip(*np.nonzero(a), strict=True))
+        counts[tuple(row[:5])] = counts.get(tuple(row[:5]), 0) + 1
+    # uniform pick among ready nodes (as random_topological_order): after 0, node 3 with
+    # probability 1/2; after 0, 1 the two ready nodes 2 and 3 with 1/2 each -> 1/4, 1/4, 1/2
+    assert set(counts) == {(0, 1, 2, 3, 4), (0, 1, 3, 2, 4), (0, 3, 1, 2, 4)}
+    assert counts[(0, 3, 1, 2, 4)] == pytest.approx(300, abs=45)
+    assert counts[(0, 1, 2, 3, 4)] == pytest.approx(150, abs=40)
+    e201 = np.array(NB201_EDGES)
+    for row in order[600:].tolist():
+        pos = {v: k for k, v in enumerate(row)}
+        assert all(pos[i] < pos[j] for i, j in e201)
+    cyc = CellTensors(
+        torch.zeros(1, 2, dtype=torch.long),
+        torch.tensor([[[0.0, 1], [1, 0]]]),
+        torch.ones(1, 2, dtype=torch.bool),
+    )
+    with pytest.raises(ValueError):
+        random_topological_orders(cyc, np.random.default_rng(0))
+
+
+def test_augment_positions_is_augment_cells():
+    # the same draw: renumbering the nodes, or giving the old nodes the new positions
+    cells = stack_cells([nb101_cell(DIAMOND_ADJ, DIAMOND_OPS), nb201_cell(ARCH)] * 4)
+    aug = augment_cells(cells, np.random.default_rng(5))
+    pos = augment_positions(cells, np.random.default_rng(5))
+    order = random_topological_orders(cells, np.random.default_rng(5))
+    for m in range(len(cells)):
+        assert torch.equal(pos[m][order[m]], torch.arange(8))  # pos is the inverse permutation
+        assert torch.equal(aug.ops[m], cells.ops[m][order[m]])
+    xa, adja, dega, _ = encode_cells(aug, pe="nerf")
+    xp, adjp, degp, _ = encode_cells(cells, positions=pos, pe="nerf")
+    for m in range(len(cells)):
+        p = order[m]
+        assert torch.allclose(xa[m], xp[m][p])  # the same nodes, listed in another order
+        assert torch.equal(adja[m], adjp[m][p][:, p]) and torch.equal(dega[m], degp[m][p])

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from nnprof.nas.cells import NB201_OPS, encode_cells, nb201_cell, stack_cells
+from nnprof.nas.cells import (
+    NB201_OPS,
+    augment_cells,
+    augment_positions,
+    encode_cells,
+    nb101_cell,
+    nb201_cell,
+    stack_cells,
+)
 from nnprof.nas.data import Bench, make_split
 from nnprof.nas.predictor import AccuracyPredictor, NasArgs, ac_loss, sr_loss, total_loss
 from nnprof.nas.train import (
@@ -131,3 +139,58 @@ def test_tiny_training_run_loss_falls(tmp_path):
     torch.save({"x": 1}, tmp_path / "other.pt")
     with pytest.raises(ValueError):
         load_checkpoint(tmp_path / "other.pt")
+
+
+def _per_block_forward(model: AccuracyPredictor, x, adj, deg, mask) -> torch.Tensor:
+    """The predictor written with each block's padded forward (which packs every time)."""
+    m = mask.unsqueeze(-1).float()
+    h, readouts = x, []
+    for block in model.blocks:
+        h = block(h, adj, deg, mask)
+        readouts.append((h * m).sum(1) / m.sum(1))
+    r = torch.stack(readouts, 1)
+    fused = (r * model.fusion(r.flatten(1)).unsqueeze(-1)).sum(1)
+    z = torch.relu(model.fc2(torch.relu(model.fc1(fused))))
+    return -torch.nn.functional.logsigmoid(model.fc3(z)).squeeze(-1)
+
+
+def test_packed_forward_matches_per_block_forward():
+    torch.manual_seed(1)
+    model = AccuracyPredictor(NasArgs(hidden=16, layers=6)).eval()
+    with torch.no_grad():
+        for block in model.blocks:
+            block.gamma.fill_(0.5)  # let the GFFN branch count
+    diamond = nb101_cell(
+        [[0, 1, 0, 1, 0], [0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]],
+        ["input", "conv3x3-bn-relu", "maxpool3x3", "conv1x1-bn-relu", "output"],
+    )
+    cells = stack_cells([diamond, nb201_cell(arch(("nor_conv_3x3",) * 6)), diamond])
+    x, adj, deg, mask = encode_cells(cells, pe="nerf")
+    assert torch.allclose(
+        model(x, adj, deg, mask), _per_block_forward(model, x, adj, deg, mask), atol=1e-6
+    )
+
+
+def test_augmented_positions_predict_like_renumbered_cells():
+    # the training loop encodes the augmentation as permuted positions (augment_positions);
+    # the model must then give exactly what it gives on the renumbered cells (augment_cells)
+    torch.manual_seed(2)
+    model = AccuracyPredictor(NasArgs(hidden=16, layers=6)).eval()
+    bench = tiny_bench(12)
+    cells = stack_cells(bench.cells)
+    aug = augment_cells(cells, np.random.default_rng(3))
+    pos = augment_positions(cells, np.random.default_rng(3))
+    assert not torch.equal(aug.ops, cells.ops)  # some cells were renumbered
+    with torch.no_grad():
+        y_aug = model(*encode_cells(aug, pe="nerf"))
+        y_pos = model(*encode_cells(cells, positions=pos, pe="nerf"))
+        y_orig = model(*encode_cells(cells, pe="nerf"))
+    assert torch.allclose(y_aug, y_pos, atol=1e-6)
+    assert not torch.allclose(y_orig, y_pos, atol=1e-6)  # the position codes do matter
+
+
+def test_nas_args_encoding_field():
+    assert NasArgs().pe == "nerf"
+    assert NasArgs.from_dict(NasArgs(hidden=8).to_dict()) == NasArgs(hidden=8)
+    old = {k: v for k, v in NasArgs(hidden=8).to_dict().items() if k != "pe"}
+    assert NasArgs.from_dict(old).pe == "trans"  # checkpoints from before the field

@@ -5,9 +5,11 @@ order is topological (input first, output last, every edge i -> j has i < j).
 
 Encoding of node i (128 numbers)::
 
-    t_i = [ cell_pe(op_label_i, 64) ; cell_pe(i, 64) ]        # operation ; position
+    t_i = [ PE(op_label_i, 64) ; PE(i, 64) ]        # operation ; position
 
-with the sinusoidal encoding ``cell_pe`` below. The graph-aided attention blocks also get
+with a sinusoidal f_PE: by default ``nerf_pe`` (the NeRF form, with the frequencies of
+NAR-Former V2's released cell tokenizer), or ``cell_pe`` (the Transformer form, the
+latency encoding's f_PE widened to 64); docs/nas.md compares the two. The graph-aided attention blocks also get
 the symmetric 0/1 adjacency (edges in both directions, no self-loops) and each node's
 degree (row sum of that adjacency), as in the latency encoding (`nnprof.encode`).
 
@@ -37,6 +39,7 @@ Node numbering and labels follow NAR-Former's public code, so encodings are comp
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,6 +126,9 @@ def nb201_cell(arch_str: str) -> Cell:
     return Cell(labels, a)
 
 
+PE_KINDS = ("trans", "nerf")
+
+
 def cell_pe(x: torch.Tensor, dim: int = 64, base: float = 10000.0) -> torch.Tensor:
     r"""Sinusoidal encoding of each scalar to ``dim`` numbers (Vaswani et al., 2017).
 
@@ -142,6 +148,39 @@ def cell_pe(x: torch.Tensor, dim: int = 64, base: float = 10000.0) -> torch.Tens
     freqs = torch.tensor([base ** (-j / k) for j in range(k)], dtype=torch.float64)
     ang = x.to(torch.float64).unsqueeze(-1) * freqs  # (..., k)
     return torch.stack((torch.sin(ang), torch.cos(ang)), dim=-1).flatten(-2).float()  # (..., dim)
+
+
+def nerf_pe(x: torch.Tensor, dim: int = 64) -> torch.Tensor:
+    r"""The NeRF form of the encoding (Mildenhall et al., 2020; the paper's [30]), with the
+    frequencies of NAR-Former V2's released cell tokenizer (``embed_type nerf``,
+    ``multires 32``, linear sampling):
+
+    .. math::
+        \mathrm{PE}(x) = [\sin(\pi x f_0), \cos(\pi x f_0), \ldots], \quad
+        f_j = 1 + j \frac{2^{k-1} - 1}{k - 1}, \quad j = 0..k-1, \quad k = \mathrm{dim} / 2
+
+    i.e. k frequencies spaced evenly from 1 to 2^(k-1). For the small integers of a cell
+    (labels 0-6, positions 0-7) the high frequencies make the codes of different integers
+    nearly orthogonal, where `cell_pe`'s low frequencies (most f_j << 1) leave the codes of
+    neighbouring integers nearly equal. The angles are computed in float64.
+
+    Shapes: x (...) -> (..., dim)
+    """
+    if dim % 2 or dim < 4:
+        raise ValueError(f"dim must be even and >= 4, got {dim}")
+    k = dim // 2
+    # numpy's linspace, as the reference: at angles up to ~5e10 the last bits of f_j show
+    freqs = torch.from_numpy(np.linspace(1.0, 2.0 ** (k - 1), k))  # (k,) float64
+    ang = (x.to(torch.float64) * math.pi).unsqueeze(-1) * freqs  # (..., k), the reference's order
+    return torch.stack((torch.sin(ang), torch.cos(ang)), dim=-1).flatten(-2).float()  # (..., dim)
+
+
+def pe_table(n: int, dim: int, kind: str = "trans") -> torch.Tensor:
+    """Encodings of the integers 0..n-1: row i = PE(i). Shapes: -> (n, dim)"""
+    if kind not in PE_KINDS:
+        raise ValueError(f"unknown encoding {kind!r}; choose one of {PE_KINDS}")
+    x = torch.arange(n)
+    return cell_pe(x, dim) if kind == "trans" else nerf_pe(x, dim)
 
 
 @dataclass
@@ -176,21 +215,33 @@ def stack_cells(cells: list[Cell], num_nodes: int | None = None) -> CellTensors:
 
 
 def encode_cells(
-    cells: CellTensors, op_dim: int = OP_DIM, pos_dim: int = POS_DIM
+    cells: CellTensors,
+    op_dim: int = OP_DIM,
+    pos_dim: int = POS_DIM,
+    *,
+    positions: torch.Tensor | None = None,
+    pe: str = "nerf",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Node features, symmetric adjacency, degree and mask of M cells (supplement C.1).
 
-    Node i of a cell gets ``[cell_pe(label_i, op_dim); cell_pe(i, pos_dim)]``; padded nodes
-    get zeros. The adjacency is made symmetric (the paper's A: edges both ways, no
-    self-loops) and the degree is its row sum (in + out edges).
+    Node i of a cell gets ``[PE(label_i, op_dim); PE(position_i, pos_dim)]`` (``pe``:
+    "trans" = `cell_pe`, "nerf" = `nerf_pe`); padded nodes get zeros. The position of node i
+    is i, unless ``positions`` (M, N) gives another numbering (see `augment_positions`). The
+    adjacency is made symmetric (the paper's A: edges both ways, no self-loops) and the
+    degree is its row sum (in + out edges). Both encodings come from small tables
+    (`pe_table`) indexed by label and position.
 
-    Shapes: CellTensors (M, N) -> x (M, N, op_dim + pos_dim), adj (M, N, N), degree (M, N),
-    mask (M, N)
+    Shapes: CellTensors (M, N), positions (M, N) long -> x (M, N, op_dim + pos_dim),
+    adj (M, N, N), degree (M, N), mask (M, N)
     """
     m, n = cells.ops.shape
     maskf = cells.mask.unsqueeze(-1).float()  # (M, N, 1)
-    op_code = cell_pe(cells.ops.clamp(min=0), op_dim)  # (M, N, op_dim)
-    pos_code = cell_pe(torch.arange(n), pos_dim).expand(m, n, pos_dim)  # (M, N, pos_dim)
+    ops = cells.ops.clamp(min=0)  # (M, N)
+    op_code = pe_table(int(ops.max()) + 1 if ops.numel() else 1, op_dim, pe)[ops]  # (M, N, op_dim)
+    if positions is None:
+        pos_code = pe_table(n, pos_dim, pe).expand(m, n, pos_dim)  # (M, N, pos_dim)
+    else:
+        pos_code = pe_table(n, pos_dim, pe)[positions]  # (M, N, pos_dim)
     x = torch.cat([op_code, pos_code], dim=-1) * maskf  # (M, N, op_dim + pos_dim)
     sym = ((cells.adj + cells.adj.transpose(1, 2)) > 0).float()  # (M, N, N)
     return x, sym, sym.sum(-1), cells.mask
@@ -219,6 +270,60 @@ def random_topological_order(adj: np.ndarray, rng: np.random.Generator) -> np.nd
     return np.asarray(order, dtype=np.int64)
 
 
+def random_topological_orders(cells: CellTensors, rng: np.random.Generator) -> torch.Tensor:
+    """A random topological order of every cell at once (Kahn's algorithm, batched).
+
+    The same distribution as `random_topological_order` on each cell: at every step one of
+    the ready nodes (all predecessors placed) is picked uniformly at random. Padded nodes
+    keep their place at the end: row m is a permutation of 0..N-1 whose first k_m entries
+    order the k_m real nodes.
+
+    Shapes: CellTensors (M, N) -> (M, N) long, order[m, k] = old index of new node k
+    """
+    adj = cells.adj.numpy() > 0  # (M, N, N)
+    mask = cells.mask.numpy()  # (M, N)
+    m, n = mask.shape
+    indeg = adj.sum(1).astype(np.int64)  # (M, N) predecessors not yet placed
+    placed = ~mask  # padded nodes never get picked
+    order = np.tile(np.arange(n), (m, 1))  # (M, N); padded tail stays as it is
+    rows = np.arange(m)
+    for k in range(n):
+        live = ~placed.all(1)  # (M,) cells with a node left to place
+        if not live.any():
+            break
+        ready = ~placed & (indeg == 0)  # (M, N)
+        if np.any(live & ~ready.any(1)):
+            raise ValueError("graph has a cycle")
+        score = np.where(ready, rng.random((m, n)), -1.0)  # uniform among ready nodes
+        v = score.argmax(1)  # (M,)
+        r, v = rows[live], v[live]
+        order[r, k] = v
+        placed[r, v] = True
+        indeg[r] -= adj[r, v].astype(np.int64)  # (L, N): drop v's out-edges
+    if np.any(~placed):
+        raise ValueError("graph has a cycle")
+    return torch.from_numpy(order)
+
+
+def augment_positions(cells: CellTensors, rng: np.random.Generator) -> torch.Tensor:
+    """Node positions of the information-flow-consistency augmentation, without moving nodes.
+
+    `augment_cells` renumbers a cell by a random topological order p (new node k = old node
+    p[k]). The predictor sees a node only through its label, its position code, the
+    adjacency and the degree, and is otherwise indifferent to the order of the rows (the
+    attention follows the adjacency, the readout is a mean). Giving old node p[k] position k
+    -- positions = p^-1 -- in the original cell therefore encodes the same graph as the
+    renumbered cell, with the rows in the old order: the prediction is the same (tested), and
+    only a small table gather is needed per step.
+
+    Shapes: CellTensors (M, N) -> (M, N) long, positions[m, i] = new index of old node i
+    """
+    order = random_topological_orders(cells, rng)  # (M, N)
+    pos = torch.empty_like(order)
+    pos.scatter_(1, order, torch.arange(order.shape[1]).expand_as(order).contiguous())
+    return pos
+
+
 def augment_cells(cells: CellTensors, rng: np.random.Generator) -> CellTensors:
     """Information-flow-consistency augmentation (NAR-Former, Yi et al., CVPR 2023, Sec. 3.3).
 
@@ -228,16 +333,13 @@ def augment_cells(cells: CellTensors, rng: np.random.Generator) -> CellTensors:
     part of the encoding -- differs; adj' stays strictly upper triangular, i.e. the new
     numbering is again an order in which information can flow. A cell with a single
     topological order (a chain) comes back unchanged. NAR-Former's code picks the first
-    valid permutation once per cell; here a new one is drawn every time (every epoch).
+    valid permutation once per cell; here a new one is drawn every time (every step).
+    Training uses the equivalent `augment_positions`.
 
     Padded nodes keep their place at the end.
     """
-    ops = cells.ops.clone()
-    adj = cells.adj.clone()
-    for m in range(len(cells)):
-        k = int(cells.mask[m].sum())
-        a = cells.adj[m, :k, :k].numpy()
-        p = torch.from_numpy(random_topological_order(a, rng))
-        ops[m, :k] = cells.ops[m, p]
-        adj[m, :k, :k] = cells.adj[m, p][:, p]
+    p = random_topological_orders(cells, rng)  # (M, N)
+    ops = torch.gather(cells.ops, 1, p)
+    adj = cells.adj[torch.arange(len(cells)).unsqueeze(1), p]  # rows permuted (M, N, N)
+    adj = torch.gather(adj, 2, p.unsqueeze(1).expand_as(adj))  # columns permuted
     return CellTensors(ops, adj, cells.mask.clone())

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nnprof.model import GraphAttentionBlock
+from nnprof.model import GraphAttentionBlock, Packed
 from nnprof.nas.cells import NODE_DIM
 
 
@@ -28,13 +28,18 @@ class NasArgs:
     ffn_ratio: int = 4  # GFFN hidden / D (supplement C.2)
     groups: int = 8  # GFFN groups
     dropout: float = 0.05
+    # f_PE of the cell encoding (`nnprof.nas.cells.encode_cells`): "nerf" (the frequencies of
+    # the reference code) or "trans" (Transformer frequencies); docs/nas.md has the pilots
+    pe: str = "nerf"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> NasArgs:
-        return cls(**{k: d[k] for k in cls.__dataclass_fields__ if k in d})
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        known.setdefault("pe", "trans")  # checkpoints written before the field existed
+        return cls(**known)
 
 
 class AccuracyPredictor(nn.Module):
@@ -84,13 +89,16 @@ class AccuracyPredictor(nn.Module):
     def forward(
         self, x: torch.Tensor, adj: torch.Tensor, degree: torch.Tensor, mask: torch.Tensor
     ) -> torch.Tensor:
-        m = mask.unsqueeze(-1).to(x.dtype)  # (B, N, 1)
-        count = m.sum(1).clamp(min=1.0)  # (B, 1)
-        h = x
+        # Pack the batch once for all blocks (the real nodes as rows R, the edges as index
+        # lists): the same as calling each block on the padded tensors, which packs again.
+        p = Packed.from_dense(adj, mask)
+        h = p.gather(x)  # (R, F)
+        deg = p.gather(degree)  # (R,)
+        count = mask.sum(1, keepdim=True).clamp(min=1).to(x.dtype)  # (B, 1)
         readouts = []
         for block in self.blocks:
-            h = block(h, adj, degree, mask)  # (B, N, D)
-            readouts.append((h * m).sum(1) / count)  # (B, D)
+            h = block.forward_packed(h, deg, p)  # (R, D)
+            readouts.append(p.sum_nodes(h) / count)  # (B, D) mean over the real nodes
         r = torch.stack(readouts, dim=1)  # (B, L, D)
         w = self.fusion(r.flatten(1))  # (B, L)
         fused = (r * w.unsqueeze(-1)).sum(1)  # (B, D)

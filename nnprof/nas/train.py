@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from nnprof import __version__, metrics
-from nnprof.nas.cells import CellTensors, augment_cells, encode_cells, stack_cells
+from nnprof.nas.cells import CellTensors, augment_positions, encode_cells, stack_cells
 from nnprof.nas.data import VAL_SIZE, Bench, Split, make_split
 from nnprof.nas.predictor import AccuracyPredictor, LossWeights, NasArgs, total_loss
 
@@ -87,7 +87,8 @@ def predict(model: AccuracyPredictor, cells: CellTensors, batch_size: int = 2048
     model.eval()
     out = []
     for s in range(0, len(cells), batch_size):
-        x, adj, deg, mask = encode_cells(cells.index(np.arange(s, min(s + batch_size, len(cells)))))
+        part = cells.index(np.arange(s, min(s + batch_size, len(cells))))
+        x, adj, deg, mask = encode_cells(part, pe=model.args.pe)
         out.append(model(x, adj, deg, mask))
     model.train(was_training)
     return torch.cat(out).double().numpy()
@@ -123,7 +124,7 @@ def train_predictor(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed + 1)
     model = AccuracyPredictor(args)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, foreach=True)  # one call per step
     n = len(train_cells)
     steps_per_epoch = max(1, n // cfg.batch_size)  # drop the last partial batch (SR needs pairs)
     total = steps_per_epoch * cfg.epochs
@@ -139,14 +140,12 @@ def train_predictor(
         for b in range(steps_per_epoch):
             idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
             cells = train_cells.index(idx)
-            aug = augment_cells(cells, rng)
-            x, adj, deg, mask = encode_cells(
-                CellTensors(
-                    torch.cat([cells.ops, aug.ops]),
-                    torch.cat([cells.adj, aug.adj]),
-                    torch.cat([cells.mask, aug.mask]),
-                )
-            )
+            # the cells, then the same cells renumbered by a random topological order
+            # (`augment_positions`: same rows, permuted position codes = `augment_cells`)
+            both = CellTensors(*(torch.cat([t, t]) for t in (cells.ops, cells.adj, cells.mask)))
+            ident = torch.arange(both.ops.shape[1]).expand(len(idx), -1)  # (B, N)
+            pos = torch.cat([ident, augment_positions(cells, rng)])  # (2B, N)
+            x, adj, deg, mask = encode_cells(both, positions=pos, pe=args.pe)
             pred = model(x, adj, deg, mask)  # (2B,)
             k = len(idx)
             perm = torch.from_numpy(rng.permutation(2 * k))
