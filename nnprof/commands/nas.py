@@ -312,3 +312,7 @@ def evaluate_cmd(
         f"training or validation (200).",
         highlight=False,
     )
+
+
+# `nnprof nas fewshot` (few-shot device latency) lives in its own module.
+from nnprof.commands import nas_fewshot  # noqa: E402,F401
