@@ -133,6 +133,8 @@ def test_train_and_evaluate_commands(tmp_path):
     doc = json.loads(r.stdout)
     assert doc["n_test"] == 240 - 16 - 200 and len(doc["runs"]) == 2
     assert [x["seed"] for x in doc["runs"]] == [0, 1]
+    assert [x["steps"] for x in doc["runs"]] == [2 * (16 // 8)] * 2  # epochs x batches per epoch
+    assert doc["model_args"]["pe"] == "nerf"
     assert doc["summary"]["tau_all"]["n"] == 2
     taus = [x["tau_all"] for x in doc["runs"]]
     assert doc["summary"]["tau_all"]["mean"] == pytest.approx(np.mean(taus))
@@ -140,3 +142,57 @@ def test_train_and_evaluate_commands(tmp_path):
     r = runner.invoke(app, ["nas", "evaluate", *common, "--seeds", "1"])
     assert r.exit_code == 0, r.output
     assert "nnprof" in r.stdout and "test_acc_200ep" in r.stdout
+
+
+def _load_tables_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "nas_tables.py"
+    spec = importlib.util.spec_from_file_location("nas_tables", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _doc(seeds, taus, lr=1e-3):
+    runs = [
+        {
+            "seed": s,
+            "tau_all": t,
+            "tau_100": t - 0.1,
+            "acc10_all": 90.0 + s,
+            "best_epoch": 10,
+            "train_seconds": 60.0 * (s + 1),
+        }
+        for s, t in zip(seeds, taus, strict=True)
+    ]
+    return {
+        "bench": "nb101",
+        "train_size": 424,
+        "n_test": 19377,
+        "note": "a note",
+        "config": {"epochs": 20, "batch_size": 16, "lr": lr},
+        "model_args": {"hidden": 128, "pe": "nerf"},
+        "runs": runs,
+    }
+
+
+def test_nas_tables_pools_seeds_and_refuses_mixed_configs(tmp_path, capsys):
+    tables = _load_tables_script()
+    a, b, c = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    a.write_text(json.dumps(_doc([0, 1], [0.70, 0.74])))
+    b.write_text(json.dumps(_doc([2], [0.78])))
+    tables.main([str(a), str(b)])
+    text = capsys.readouterr().out
+    row = next(line for line in text.splitlines() if line.startswith("| 424 |"))
+    cells = [x.strip() for x in row.strip("|").split("|")]
+    assert cells[1] == "0, 1, 2" and cells[2] == "19377"
+    assert cells[5] == "0.740 ± 0.040"  # tau all: mean and sample std of 0.70, 0.74, 0.78
+    assert cells[3] == "0.640 ± 0.040" and cells[4] == "0.802"  # tau 100 and the paper's
+    assert cells[8] == str(20 * (424 // 16)) and cells[10] == "2.0"  # steps, minutes per run
+    c.write_text(json.dumps(_doc([3], [0.8], lr=1e-4)))
+    with pytest.raises(SystemExit, match="another configuration"):
+        tables.main([str(a), str(c)])
+    with pytest.raises(SystemExit, match="already read"):
+        tables.main([str(a), str(a)])

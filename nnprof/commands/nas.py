@@ -60,7 +60,7 @@ Epochs = Annotated[
     int | None,
     typer.Option(
         "--epochs",
-        help="Training epochs (default: enough for ~2,000 steps, at least 10; see docs/nas.md).",
+        help="Training epochs (default: enough for ~3,000 steps, at least 10; see docs/nas.md).",
     ),
 ]
 BatchSize = Annotated[
@@ -126,6 +126,7 @@ def _run_one(bench_data, train_size: int, cfg, args, label: str) -> tuple[dict, 
         **metrics,
         "val_tau": result.val_tau,
         "best_epoch": result.best_epoch,
+        "steps": max(1, train_size // cfg.batch_size) * cfg.epochs,
         "train_seconds": result.seconds,
     }
     return row, result
