@@ -93,8 +93,12 @@ def _progress_bar():
             state["task"] = bar.add_task(f"{state['label']}{ev['kind']}", total=ev["total_steps"], loss="-", val="-")
         elif kind == "step":
             bar.update(state["task"], advance=1, loss=f"{ev['loss']:.4f}")
-        elif kind == "epoch" and ev.get("val_mape") is not None:
-            bar.update(state["task"], val=f"{ev['val_mape']:.2f}%")
+        elif kind == "epoch":
+            if ev.get("val_mape") is not None:
+                bar.update(state["task"], val=f"{ev['val_mape']:.2f}%")
+            if not err.is_terminal:  # a log file gets one line per epoch instead of a bar
+                val = f", val MAPE {ev['val_mape']:.2f}%" if ev.get("val_mape") is not None else ""
+                err.print(f"{state['label']}{ev['kind']} epoch {ev['epoch']}: loss {ev['loss']:.4f}{val}", highlight=False)
         elif kind == "tested":
             err.print(f"{ev['kind']} seed {ev['seed']} {ev['split']}: test MAPE {ev['mape']:.2f}%", highlight=False)
 
