@@ -205,7 +205,7 @@ def test_cli_train_then_evaluate_checkpoint(tmp_path):
     assert r.exit_code == 0, r.output
     assert ckpt.is_file()
     # not a terminal: one line per epoch on stderr instead of a progress bar
-    [line] = [ln for ln in r.stderr.splitlines() if " epoch " in ln]
+    [line] = [ln for ln in r.stderr.splitlines() if ln.startswith("narformer2 epoch")]
     assert line.startswith("narformer2 epoch 1: loss ") and ", val MAPE " in line
     r = runner.invoke(app, ["evaluate", "synthetic:6", "--checkpoint", str(ckpt), "--part", "all", "-f", "json"])
     assert r.exit_code == 0, r.output
