@@ -226,3 +226,15 @@ def test_cli_missing_data_and_bad_checkpoint(env, tmp_path):
     bad.write_text("not a checkpoint")
     r = _cli(env, "--checkpoint", str(bad))
     assert r.exit_code == 2 and "not an nnprof checkpoint" in r.output
+
+
+def test_merge_equals_one_run(env):
+    data = load_device_latency(env["data"])
+    pred = load_predictor(env["ckpt"], "cpu")
+    c = cfg(methods=("flops", "finetune"), samples=(2,), repeats=1)
+    both = FS.run_benchmark(data, list(DEVICES), pred, c)
+    parts = [FS.run_benchmark(data, [d], pred, c) for d in DEVICES]
+    merged = FS.merge(parts)
+    assert merged["per_device"] == both["per_device"] and merged["mean"] == both["mean"]
+    with pytest.raises(NNProfError, match="share a device"):
+        FS.merge([parts[0], parts[0]])

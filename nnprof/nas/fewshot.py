@@ -482,14 +482,7 @@ def run_benchmark(
                 for m, v in per_method.items()
             }
         per_device[dev] = dev_rec
-    mean = {
-        str(k): {
-            m: {stat: _mean([per_device[d]["k"][str(k)][m][stat] for d in devices]) for stat in ("rho", "mape")}
-            for m in cfg.methods
-        }
-        for k in cfg.samples
-    }
-    mean["zeroshot"] = {stat: _mean([per_device[d]["zeroshot"][stat] for d in devices]) for stat in ("rho", "mape")}
+    mean = summarise(per_device, devices, cfg.samples, cfg.methods)
     return {
         "config": cfg.to_dict(),
         "checkpoint": {"path": str(predictor.path), "created": base_ckpt.get("created"),
@@ -506,6 +499,46 @@ def run_benchmark(
         "runs": runs,
         "seconds": round(time.perf_counter() - t0, 1),
     }
+
+
+def summarise(
+    per_device: dict[str, Any], devices: Sequence[str], samples: Sequence[int], methods: Sequence[str]
+) -> dict[str, Any]:
+    """Mean over device settings of the per-device means (per k and method, and zero-shot)."""
+    mean: dict[str, Any] = {
+        str(k): {
+            m: {stat: _mean([per_device[d]["k"][str(k)][m][stat] for d in devices]) for stat in ("rho", "mape")}
+            for m in methods
+        }
+        for k in samples
+    }
+    mean["zeroshot"] = {stat: _mean([per_device[d]["zeroshot"][stat] for d in devices]) for stat in ("rho", "mape")}
+    return mean
+
+
+def merge(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """One result from runs on disjoint device lists with the same settings (a device's
+    draws do not depend on the other devices, so the merge equals one run over all)."""
+    if not results:
+        raise NNProfError("nothing to merge")
+    first = results[0]
+    keys = ("config", "checkpoint", "network")
+    for r in results[1:]:
+        for k in keys:
+            if r[k] != first[k]:
+                raise NNProfError(f"cannot merge runs with different {k}")
+    devices = [d for r in results for d in r["devices"]]
+    if len(set(devices)) != len(devices):
+        raise NNProfError("cannot merge runs that share a device setting")
+    out = dict(first)
+    out["devices"] = devices
+    out["per_device"] = {d: r["per_device"][d] for r in results for d in r["devices"]}
+    out["runs"] = [x for r in results for x in r["runs"]]
+    out["seconds"] = round(sum(r["seconds"] for r in results), 1)
+    out["cells"] = dict(first["cells"], pool_used=max(r["cells"]["pool_used"] for r in results))
+    out["command"] = [r.get("command") for r in results]
+    out["mean"] = summarise(out["per_device"], devices, first["config"]["samples"], first["config"]["methods"])
+    return out
 
 
 def _counts(values: Sequence[str]) -> dict[str, int]:
