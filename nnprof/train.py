@@ -262,8 +262,11 @@ def train_model(
         except RuntimeError as e:
             raise NNProfError(f"the --init checkpoint does not fit this model ({str(e).splitlines()[0]})") from None
     head = getattr(model, "head", None)
-    if head is not None and getattr(head, "residual", False) and init_state is None:
-        head.fit_base(train.counts, train.latency)  # the power law the residual head corrects
+    if head is not None and getattr(head, "residual", False):
+        # the power law the residual head corrects, fitted on this training set, also when
+        # continuing a checkpoint (`init_state`): on another machine's measurements the
+        # learned factor then starts on that machine's cost scale
+        head.fit_base(train.counts, train.latency)
     t0 = time.perf_counter()
 
     if kind in REGRESSION_KINDS:

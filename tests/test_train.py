@@ -290,3 +290,17 @@ def test_cli_user_errors(argv, message):
     assert r.exit_code == 2, r.output
     assert message in r.output
     assert "Traceback" not in r.output
+
+
+def test_init_on_another_machine_refits_the_residual_power_law(encoded):
+    """Continuing a residual checkpoint on a machine twice as slow: the power law is refitted
+    on the new data, so with lr 0 (weights untouched) every prediction doubles exactly."""
+    args = ModelArgs(hidden=16, groups=4, dropout=0.0, residual=True)
+    cfg = T.TrainConfig(epochs=1, device="cpu", seed=0)
+    first = T.train_model("narformer2", encoded, None, cfg, args)
+    slower = T.Encoded(encoded.graphs, encoded.counts, 2.0 * encoded.latency, encoded.families, encoded.ids)
+    state = {k: v.clone() for k, v in first.model.state_dict().items()}
+    second = T.train_model("narformer2", slower, None, T.TrainConfig(epochs=1, device="cpu", seed=0, lr=0.0), args, init_state=state)
+    w1, w2 = first.model.head.base_coef, second.model.head.base_coef
+    assert float(w2[0]) == pytest.approx(float(w1[0]) + 0.6931471805599453, abs=1e-5) and torch.allclose(w1[1:], w2[1:], atol=1e-5)
+    assert T.predict(second.model, encoded).tolist() == pytest.approx((2.0 * T.predict(first.model, encoded)).tolist(), rel=1e-4)
