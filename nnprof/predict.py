@@ -22,6 +22,7 @@ description (``ckpt["train_data"]``, `nnprof.data.summary`, widened by
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -156,6 +157,10 @@ def describe_platform(platform: dict[str, Any] | None) -> str:
         return "unknown (mixed or unrecorded training platforms)"
     if "cpu" in platform or "provider" in platform:
         parts = [str(platform.get("cpu", "?"))]
+        # a VM often names only the vendor line ("AMD EPYC"): the family/model tell machines apart
+        fm = re.search(r"family=(\S+) model=(\S+)", str(platform.get("cpu_id", "")))
+        if fm:
+            parts[0] += f" (family {fm.group(1)} model {fm.group(2)})"
         if platform.get("threads") not in (None, ""):
             t = int(platform["threads"])
             parts.append(f"{t} thread{'s' if t != 1 else ''}")

@@ -277,6 +277,8 @@ def test_training_profile_merges_finetune_data():
 def test_describe_platform():
     fp = {"cpu": "Xeon X", "threads": 2, "provider": "cpu", "onnxruntime": "1.2", "precision": "fp32"}
     assert P.describe_platform(fp) == "Xeon X, 2 threads, cpu, fp32, onnxruntime 1.2"
+    vm = {**fp, "cpu": "AMD EPYC", "cpu_id": "vendor_id=AuthenticAMD family=26 model=2 stepping=1"}
+    assert P.describe_platform(vm) == "AMD EPYC (family 26 model 2), 2 threads, cpu, fp32, onnxruntime 1.2"
     assert P.describe_platform({"source": "synthetic"}) == "source=synthetic"
     assert P.describe_platform(None).startswith("unknown")
 
