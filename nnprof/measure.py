@@ -553,8 +553,9 @@ def _cpuinfo() -> dict[str, str]:
 def platform_fingerprint(threads: int = 1, provider: str = "cpu") -> dict[str, Any]:
     """What a latency depends on besides the network: CPU, threads, provider, runtime, precision.
 
-    `cpu`, `threads`, `provider`, `onnxruntime` and `precision` identify a platform
-    (FINGERPRINT_KEYS); the other fields are informative.
+    `cpu`, `cpu_id`, `threads`, `provider`, `onnxruntime` and `precision` identify a platform
+    (FINGERPRINT_KEYS; `cpu_id` because a VM may name two different CPUs alike, e.g. "AMD
+    EPYC"); the other fields are informative.
     """
     import onnxruntime as ort
 
@@ -586,7 +587,7 @@ def platform_fingerprint(threads: int = 1, provider: str = "cpu") -> dict[str, A
     }
 
 
-FINGERPRINT_KEYS = ("cpu", "threads", "provider", "onnxruntime", "precision")
+FINGERPRINT_KEYS = ("cpu", "cpu_id", "threads", "provider", "onnxruntime", "precision")
 
 
 # --------------------------------------------------------------------------- CSV
@@ -608,7 +609,7 @@ def csv_row(model: str, input_size: int | None, batch_size: int | None, m: Measu
     """One measurement as a CSV row (CSV_COLUMNS)."""
     row: dict[str, Any] = {"model": model, "input_size": input_size, "batch_size": batch_size}
     row.update(m.stats())
-    row.update({k: fingerprint.get(k) for k in ("cpu", "cpu_id", *FINGERPRINT_KEYS)})
+    row.update({k: fingerprint.get(k) for k in FINGERPRINT_KEYS})
     row["nnprof"] = __version__
     row["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     return {c: row.get(c) for c in CSV_COLUMNS}

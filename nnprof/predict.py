@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "checkpoints" / "nnprof-latency.pt"
 TRAIN_COMMAND = "nnprof train zoo/ -o checkpoints/nnprof-latency.pt"
 FAR = 2.0  # a graph this many times beyond the training range gets a warning
-PLATFORM_KEYS = ("cpu", "threads", "provider", "onnxruntime", "precision")  # measure.FINGERPRINT_KEYS
+PLATFORM_KEYS = ("cpu", "cpu_id", "threads", "provider", "onnxruntime", "precision")  # measure.FINGERPRINT_KEYS
 
 
 # --------------------------------------------------------------------------- features

@@ -208,6 +208,8 @@ def test_csv_append_and_resume(tmp_path):
     assert again.done("b", 8, 4, fp)
     assert not again.done("b", 8, 1, fp)
     assert not again.done("a", 8, 1, {**fp, "threads": 2})  # another platform
+    # another CPU that the VM names alike ("AMD EPYC"): its cpu_id tells it apart
+    assert not again.done("a", 8, 1, {**fp, "cpu_id": fp["cpu_id"] + " other"})
     rows = list(csv.DictReader(p.open()))
     assert [r["model"] for r in rows] == ["a", "b"]
     assert rows[0]["latency_ms"] == "1.5"
