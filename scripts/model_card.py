@@ -46,6 +46,10 @@ def card(path: str) -> str:
         f"{tr['nodes']['min']}-{tr['nodes']['max']} nodes, batch sizes {tr.get('batch_sizes')}, input sizes {tr.get('input_sizes')}",
         f"- training: {cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, Adam, peak lr {cfg.get('lr')} after {cfg.get('warmup', 0) * 100:.0f}% warm-up then linear decay, "
         f"seed {cfg.get('seed')}, precision {cfg.get('precision')}; kept epoch {ck.get('best_epoch')} (lowest validation MAPE)",
+    ]
+    if ck.get("init"):
+        lines.append(f"- continued from `{ck['init']['path']}` (created {ck['init'].get('created')}, {ck['init'].get('epochs')} epochs), weights and all")
+    lines += [
         "",
         "| epoch | train loss | val MAPE % |",
         "|---|---|---|",
