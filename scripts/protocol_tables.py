@@ -1,7 +1,7 @@
 """Tables from saved `nnprof evaluate --protocol ... --format json` results.
 
 Several result files of the same protocol and settings (e.g. leave-one-family-out run for
-different `--families` in parallel processes) are merged: per method, the held-out
+different `--families` in parallel processes, or for further `--models`) are merged: per method, the held-out
 families of all files, and the average over them recomputed from the per-run scores
 exactly as `nnprof.train.run_protocol` does. Prints markdown (for the README and the model
 card) or the same rich table `nnprof evaluate` prints.
@@ -27,7 +27,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     """One protocol result from several with the same protocol, methods and settings."""
     first = results[0]
     for r in results[1:]:
-        for key in ("protocol", "kinds", "seeds", "epochs", "train_per_family", "residual"):
+        for key in ("protocol", "seeds", "epochs", "train_per_family", "residual"):
             if r.get(key) != first.get(key):
                 raise SystemExit(f"cannot merge: {key} differs ({r.get(key)!r} vs {first.get(key)!r})")
     if len(results) == 1:
@@ -40,11 +40,12 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
         splits.update(r["splits"])
         for run in r["runs"]:
             runs.setdefault((run["kind"], run["seed"]), {}).update(run["scores"])
-    out = {k: first.get(k) for k in ("protocol", "kinds", "seeds", "epochs", "train_per_family", "residual", "families")}
+    out = {k: first.get(k) for k in ("protocol", "seeds", "epochs", "train_per_family", "residual", "families")}
+    out["kinds"] = list(dict.fromkeys(k for r in results for k in r["kinds"]))  # files may add methods
     out["splits"] = splits
     out["runs"] = [{"kind": k, "seed": s, "scores": sc} for (k, s), sc in runs.items()]
     out["results"] = {}
-    for kind in first["kinds"]:
+    for kind in out["kinds"]:
         per_seed = []
         for (k, _), scores in runs.items():
             if k != kind:
