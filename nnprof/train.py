@@ -577,6 +577,20 @@ def _index(split: Split, pos: dict[int, int]) -> tuple[list[int], list[int], lis
     return tuple([pos[id(s)] for s in part] for part in (split.train, split.val, split.test))  # type: ignore[return-value]
 
 
+def lofo_groups(scores: dict[str, dict]) -> dict[str, dict]:
+    """One leave-one-family-out run's table rows: {family: its overall scores, "average": their mean}.
+
+    `scores` maps split names "leave-out:<family>" to `evaluate` results. A metric that is
+    None for some families is averaged over the others (None if it is None for all).
+    """
+    groups = {name.split(":", 1)[1]: sc["all"] for name, sc in scores.items()}
+    groups["average"] = {
+        m: (float(np.mean([g[m] for g in groups.values() if g[m] is not None])) if any(g[m] is not None for g in groups.values()) else None)
+        for m in M.METRIC_NAMES
+    }
+    return groups
+
+
 def run_protocol(
     samples: Sequence[Sample],
     protocol: str,
@@ -645,15 +659,7 @@ def run_protocol(
         if protocol == "in-distribution":
             results[kind] = M.aggregate([r["scores"][splits[0].name] for r in kr])
         else:
-            per_seed = []
-            for r in kr:
-                groups = {sp.name.split(":", 1)[1]: r["scores"][sp.name]["all"] for sp in splits}
-                groups["average"] = {
-                    m: (float(np.mean([g[m] for g in groups.values() if g[m] is not None])) if any(g[m] is not None for g in groups.values()) else None)
-                    for m in M.METRIC_NAMES
-                }
-                per_seed.append(groups)
-            results[kind] = M.aggregate(per_seed)
+            results[kind] = M.aggregate([lofo_groups(r["scores"]) for r in kr])
     return {
         "protocol": protocol,
         "kinds": list(kinds),

@@ -1,9 +1,9 @@
 """Tables from saved `nnprof evaluate --protocol ... --format json` results.
 
 Several result files of the same protocol and settings (e.g. leave-one-family-out run for
-different `--families` in parallel processes, or for further `--models`) are merged: per method, the held-out
-families of all files, and the average over them recomputed from the per-run scores
-exactly as `nnprof.train.run_protocol` does. Prints markdown (for the README and the model
+different `--families` in parallel processes, or for further `--models`) are merged: per
+method, the held-out families of all files, and the average over them recomputed from the
+per-run scores with `nnprof.train.lofo_groups`, as `nnprof.train.run_protocol` does. Prints markdown (for the README and the model
 card) or the same rich table `nnprof evaluate` prints.
 
     python scripts/protocol_tables.py ind.json lofo_a.json lofo_b.json [--rich]
@@ -16,15 +16,14 @@ import json
 import sys
 from typing import Any
 
-import numpy as np
-
 from nnprof import metrics as M
+from nnprof.train import lofo_groups
 
 LABEL = {"flops": "FLOPs", "flops-mem": "FLOPs+MAC", "gnn": "NNLP GNN", "global-attn": "Global attn", "narformer2": "NAR-Former V2"}
 
 
 def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One protocol result from several with the same protocol, methods and settings."""
+    """One protocol result from several with the same protocol and settings; methods are joined."""
     first = results[0]
     for r in results[1:]:
         for key in ("protocol", "seeds", "epochs", "train_per_family", "residual"):
@@ -46,17 +45,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     out["runs"] = [{"kind": k, "seed": s, "scores": sc} for (k, s), sc in runs.items()]
     out["results"] = {}
     for kind in out["kinds"]:
-        per_seed = []
-        for (k, _), scores in runs.items():
-            if k != kind:
-                continue
-            groups = {name.split(":", 1)[1]: sc["all"] for name, sc in scores.items()}
-            groups["average"] = {
-                m: (float(np.mean([g[m] for g in groups.values() if g[m] is not None])) if any(g[m] is not None for g in groups.values()) else None)
-                for m in M.METRIC_NAMES
-            }
-            per_seed.append(groups)
-        out["results"][kind] = M.aggregate(per_seed)
+        out["results"][kind] = M.aggregate([lofo_groups(scores) for (k, _), scores in runs.items() if k == kind])
     return out
 
 
