@@ -302,6 +302,17 @@ def test_cli_bad_input_is_one_line(tiny_path, tmp_path, fast_cli):
         assert r.stderr.strip().count("\n") == 0, r.stderr
 
 
+def test_cli_bad_input_creates_no_csv(tiny_path, tmp_path, fast_cli):
+    corrupt = tmp_path / "corrupt.onnx"
+    corrupt.write_bytes(tiny_path.read_bytes()[:40])
+    for i, models in enumerate([["no_such_model_xyz"], [str(tiny_path), str(corrupt)]]):
+        out = tmp_path / f"m{i}.csv"
+        r = runner.invoke(app, ["measure", *models, "-o", str(out)])
+        assert r.exit_code == 2, (models, r.output)
+        assert r.stderr.strip().count("\n") == 0, r.stderr
+        assert not out.exists(), models
+
+
 def test_cli_interrupted_run_keeps_finished_rows_and_resumes(tiny_path, tmp_path, fast_cli,
                                                              monkeypatch):
     out = tmp_path / "m.csv"

@@ -142,21 +142,24 @@ def measure(
     protocol = replace(M.DEFAULT_PROTOCOL, rounds=rounds)
     M.check_provider(provider.value)
     fp = M.platform_fingerprint(threads, provider.value)
-    log = M.MeasurementLog.open(output) if output is not None else None
-
     from nnprof import export, zoo
 
+    if output is not None:
+        export.check_writable(output)  # fail early; the CSV is created only once the inputs are good
     refs = [zoo.resolve(m) for m in models]  # every name checked before any slow work
     jobs = [(r, b) for r in refs for b in batches]
     rows: list[dict[str, Any]] = [{} for _ in jobs]
-    todo: list[int] = []
     files: dict[int, Any] = {}  # ONNX files given by the user, loaded and re-shaped
+    sizes: list[int] = []
     for i, (r, b) in enumerate(jobs):
         if r.source == "onnx":
             files[i] = export.convert(r, input_size, b)
-            size = files[i].input_size
+            sizes.append(files[i].input_size)
         else:
-            size = input_size or zoo.default_input_size(r) or 224
+            sizes.append(input_size or zoo.default_input_size(r) or 224)
+    log = M.MeasurementLog.open(output) if output is not None else None
+    todo: list[int] = []
+    for i, ((r, b), size) in enumerate(zip(jobs, sizes, strict=True)):
         hit = log.find(r.qualified, size, b, fp) if log is not None else None
         if hit is not None:
             rows[i] = M.typed_row(hit)
