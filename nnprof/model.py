@@ -386,6 +386,39 @@ class LatencyHead(nn.Module):
         return -F.logsigmoid(z) * self.out_scale  # (B,) float32
 
 
+class Calibration(nn.Module):
+    """An optional log-linear correction of a predictor's output (`nnprof.calibrate`).
+
+    Inactive (identity) unless `set` gave it coefficients, which a fine-tuned checkpoint
+    stores as its ``calibration`` entry; the buffer is not persistent, so the weights of a
+    calibrated and an uncalibrated model are the same state dict.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("coef", torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64), persistent=False)
+        self.active = False
+
+    def set(self, coef) -> None:
+        c = torch.as_tensor(coef, dtype=torch.float64).reshape(-1)
+        if c.numel() != 6 or not torch.isfinite(c).all():
+            raise ValueError(f"a calibration has 6 finite coefficients, got {c.tolist()}")
+        self.coef = c.to(self.coef.device)
+        self.active = True
+
+    def clear(self) -> None:
+        self.coef = torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64, device=self.coef.device)
+        self.active = False
+
+    def forward(self, pred: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
+        if not self.active:
+            return pred
+        from nnprof import calibrate
+
+        with torch.autocast(pred.device.type, enabled=False):
+            return calibrate.apply(self.coef, calibrate.design(pred, batch)).float()  # (B,)
+
+
 class NARFormerV2(nn.Module):
     """NAR-Former V2 latency predictor: blocks -> sum over real nodes -> head (Eq. 12).
 
@@ -411,6 +444,7 @@ class NARFormerV2(nn.Module):
             for i in range(args.layers)
         )
         self.head = LatencyHead(args.hidden, args.static_dim, args.dropout, residual=args.residual)
+        self.calibration = Calibration()
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         p = Packed.from_dense(batch.adj, batch.mask)
@@ -418,7 +452,7 @@ class NARFormerV2(nn.Module):
         degree = p.gather(batch.degree)  # (R,)
         for block in self.blocks:
             h = block.forward_packed(h, degree, p)  # (R, D)
-        return self.head(p.sum_nodes(h), batch.static)  # (B,)
+        return self.calibration(self.head(p.sum_nodes(h), batch.static), batch)  # (B,)
 
 
 # ----------------------------------------------------------------------------------------
@@ -467,13 +501,14 @@ class NNLPGNN(nn.Module):
             for i in range(args.layers)
         )
         self.head = LatencyHead(args.hidden, args.static_dim, args.dropout, residual=args.residual)
+        self.calibration = Calibration()
 
     def forward(self, batch: GraphBatch) -> torch.Tensor:
         p = Packed.from_dense(batch.adj, batch.mask)
         h = p.gather(batch.x)  # (R, F)
         for layer in self.layers:
             h = layer(h, p)  # (R, D)
-        return self.head(p.sum_nodes(h), batch.static)  # (B,)
+        return self.calibration(self.head(p.sum_nodes(h), batch.static), batch)  # (B,)
 
 
 class FlopsRegression(nn.Module):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import itertools
 import json
 
@@ -110,12 +111,16 @@ def test_select_cells_excludes_disconnected(env):
 def test_val_split_is_finetunes(env):
     tr, va = FS.val_split(10, 0.2, 3)
     assert len(va) == 2 and sorted(tr + va) == list(range(10))
-    graphs = FS.cell_graphs(CELLS[:3], (1,))
-    samples = FS._samples([graphs[(a, 1)] for a in CELLS[:3]], [1.0, 2.0, 3.0], "dev")
+    graphs = FS.cell_graphs(CELLS[:5], (1,))
+    cells = [graphs[(a, 1)] for a in CELLS[:5]] * 8  # 40 rows: 8 validate, as many as finetune needs
+    samples = [dataclasses.replace(s, id=f"{s.id}-{i}") for i, s in
+               enumerate(FS._samples(cells, [1.0 + i for i in range(40)], "dev"))]
     _, ck = T.finetune(T.load_checkpoint(env["ckpt"]), samples, epochs=1, val_frac=0.2, seed=3, device="cpu")
-    tr, va = FS.val_split(3, 0.2, 3)
-    assert ck["finetune"]["val_data"]["n"] == len(va) == 1
-    assert ck["finetune"]["train_data"]["n"] == len(tr) == 2
+    tr, va = FS.val_split(40, 0.2, 3)
+    assert ck["finetune"]["val_data"]["n"] == len(va) == T.MIN_VAL_ROWS
+    lat = ck["finetune"]["val_data"]["latency_ms"]  # latency 1 + i marks row i
+    assert (lat["min"], lat["max"]) == (1.0 + min(va), 1.0 + max(va))
+    assert ck["finetune"]["train_data"]["n"] == len(tr) == 32
 
 
 def test_reshaped_batch_equals_direct_export(env):
@@ -148,8 +153,17 @@ def test_finetune_shortcut_matches_model(env):
     c = cfg(epochs=2)
     for y in (np.array([1.0, 2.0]), np.array([500.0, 900.0])):
         pred, info, model = FS.run_finetune(pred0.model, pred0.ckpt, gs[:2], y, gs[2:], base, "dev", c, 0)
-        assert info["kept"] in ("original", "rescaled", "epoch")
+        assert info["kept"] in ("original", "rescaled")
         np.testing.assert_allclose(pred, T.predict(model, FS._encoded(gs[2:])).double().numpy(), rtol=1e-5)
+    # 5 cells whose latency follows their Conv count, not the base model: calibrated
+    own = T.predict(pred0.model, FS._encoded(gs)).double().numpy()
+    convs = np.array([sum(n.op == "Conv" for n in g.raw.nodes) for g in gs], dtype=float)
+    y = own * np.exp(0.4 * np.log1p(convs))
+    assert convs.std() > 0
+    pred, info, model = FS.run_finetune(pred0.model, pred0.ckpt, gs, y, gs, own, "dev", c, 0)
+    assert info["kept"] == "calibrated" and model.calibration.active
+    np.testing.assert_allclose(pred, T.predict(model, FS._encoded(gs)).double().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(pred, y, rtol=0.05)  # ridge-shrunk, 5 rows
 
 
 def test_benchmark_runs_and_is_deterministic(env):

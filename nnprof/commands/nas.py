@@ -60,7 +60,7 @@ Epochs = Annotated[
     int | None,
     typer.Option(
         "--epochs",
-        help="Training epochs (default: enough for ~3,000 steps, at least 10; see docs/nas.md).",
+        help="Training epochs (default: enough for ~12,000 steps, at least 10; see docs/nas.md).",
     ),
 ]
 BatchSize = Annotated[

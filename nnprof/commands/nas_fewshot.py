@@ -62,7 +62,7 @@ def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         for m in methods:
             header += [f"{METHOD_LABELS[m]} rho", f"{METHOD_LABELS[m]} MAPE %"]
         if "finetune" in methods:
-            header.append("kept (orig/resc/epoch)")
+            header.append("kept (orig/resc/calib/epoch)")
         header.append("zero-shot rho")
         rows = []
         for dev in result["devices"]:
@@ -73,7 +73,7 @@ def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
                 row += [_f(cells[m]["rho"]), _f(cells[m]["mape"], 1)]
             if "finetune" in methods:
                 kept = cells["finetune"]["kept"]
-                row.append("/".join(str(kept.get(c, 0)) for c in ("original", "rescaled", "epoch")))
+                row.append("/".join(str(kept.get(c, 0)) for c in ("original", "rescaled", "calibrated", "epoch")))
             row.append(_f(d["zeroshot"]["rho"]))
             rows.append(row)
         mean = result["mean"][str(k)]

@@ -34,7 +34,7 @@ DEFAULTS = {
     "nb101": {"hidden": 128, "lr": 1e-3},
     "nb201": {"hidden": 128, "lr": 1e-3},
 }
-DEFAULT_STEPS = 3000  # optimizer steps the default epoch count aims at (docs/nas.md: pilots)
+DEFAULT_STEPS = 12000  # optimizer steps the default epoch count aims at (docs/nas.md: what converged here)
 MIN_EPOCHS = 10
 
 
