@@ -413,7 +413,10 @@ def finetune(
         "nnprof-finetuned.pt"
     ),
     checkpoint: CheckpointOpt = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Gradient fine-tuning epochs.")] = 30,
+    epochs: Annotated[int, typer.Option(
+        "--epochs", min=1,
+        help="Gradient fine-tuning epochs (run only when 8+ rows validate; fewer rows fit a calibration, see README).",
+    )] = 30,
     val_frac: Annotated[
         float, typer.Option("--val-frac", min=0.0, max=0.5, help="Share of rows held out for the before/after scores.")
     ] = 0.2,
