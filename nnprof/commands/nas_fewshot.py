@@ -130,10 +130,10 @@ def fewshot_cmd(
         int, typer.Option("--pool-cells", help="Cells the k measured ones are drawn from (disjoint from evaluation).")
     ] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the cell sets and the draws.")] = 0,
-    epochs: Annotated[int, typer.Option("--epochs", help="Fine-tuning epochs (as nnprof finetune).")] = 30,
+    epochs: Annotated[int, typer.Option("--epochs", help="Gradient fine-tuning epochs (as nnprof finetune; only with >= 8 validation cells).")] = 30,
     lr: Annotated[float, typer.Option("--lr", help="Fine-tuning peak learning rate (as nnprof finetune).")] = 1e-4,
     val_frac: Annotated[
-        float, typer.Option("--val-frac", help="Share of the k cells that selects the kept candidate.")
+        float, typer.Option("--val-frac", help="Share of the k cells that validates (fine-tune: only if >= 8 cells; scratch: always).")
     ] = 0.2,
     scratch_hidden: Annotated[int, typer.Option("--scratch-hidden", help="Width of the from-scratch model.")] = 64,
     scratch_steps: Annotated[int, typer.Option("--scratch-steps", help="Training steps of the from-scratch model.")] = 300,

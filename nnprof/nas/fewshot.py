@@ -11,12 +11,13 @@ from a fixed pool, then score on a fixed evaluation set of other cells (Spearman
 MAPE):
 
 * ``finetune``: the checkpoint adapted with `nnprof.train.finetune`, the algorithm
-  `nnprof finetune` runs (candidates original / rescaled / each epoch, kept on a seeded
-  validation share of the k cells);
+  `nnprof finetune` runs (below 8 validation cells: the calibration of
+  `nnprof.calibrate`, a rescale or the checkpoint, chosen by leave-one-out error on all k
+  cells; with more, gradient epochs too, chosen on the validation cells);
 * ``flops``: rho of the network's MACs against latency (needs no measurement); MAPE of
   the ``flops`` power law (log latency on log MACs) fitted on the k cells;
-* ``scratch``: a small NAR-Former V2 trained from scratch on the same k cells (same
-  validation share, best epoch kept on it);
+* ``scratch``: a small NAR-Former V2 trained from scratch on the same k cells (best
+  epoch kept on a seeded ``val_frac`` share of them, `val_split`);
 * ``zeroshot``: the checkpoint as it is (rho only means something here: it predicts
   this machine's ONNX Runtime CPU latency).
 
@@ -232,7 +233,9 @@ def draw(pool_idx: np.ndarray, k: int, device: str, repeat: int, seed: int = 0) 
 
 
 def val_split(n: int, val_frac: float, seed: int) -> tuple[list[int], list[int]]:
-    """(train, validation) positions exactly as `nnprof.train.finetune` splits its samples."""
+    """(train, validation) positions: the seeded split `nnprof.train.finetune` makes when it
+    validates (it only does with at least `train.MIN_VAL_ROWS` validation rows; the
+    from-scratch baseline always uses it)."""
     order = list(range(n))
     random.Random(seed).shuffle(order)
     k = min(n - 1, max(1, round(val_frac * n))) if val_frac > 0 else 0
@@ -371,7 +374,7 @@ def run_scratch(
     train: Sequence[CellGraph], y: np.ndarray, evals: Sequence[CellGraph], cfg: FewshotConfig, seed: int
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """A small NAR-Former V2 trained from scratch on the k cells; the epoch kept is the best
-    on the same validation share `run_finetune` uses (the split of `train.finetune`)."""
+    on the seeded validation share of `val_split` (2 of 10 cells at the default 0.2)."""
     from nnprof import train as T
     from nnprof.model import ModelArgs
 
