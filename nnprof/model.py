@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nnprof import calibrate
 from nnprof.encode import _FREQS, STATIC_DIM, GraphBatch
 
 KINDS = ("narformer2", "gnn", "flops", "flops-mem", "global-attn")
@@ -396,25 +397,23 @@ class Calibration(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.register_buffer("coef", torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64), persistent=False)
+        self.register_buffer("coef", torch.tensor(calibrate.IDENTITY, dtype=torch.float64), persistent=False)
         self.active = False
 
     def set(self, coef) -> None:
+        """Use these coefficients; the identity (`calibrate.IDENTITY`) switches it off."""
         c = torch.as_tensor(coef, dtype=torch.float64).reshape(-1)
         if c.numel() != 6 or not torch.isfinite(c).all():
             raise ValueError(f"a calibration has 6 finite coefficients, got {c.tolist()}")
         self.coef = c.to(self.coef.device)
-        self.active = True
+        self.active = c.tolist() != list(calibrate.IDENTITY)
 
     def clear(self) -> None:
-        self.coef = torch.tensor([0.0, 1.0, 0.0, 0.0, 0.0, 0.0], dtype=torch.float64, device=self.coef.device)
-        self.active = False
+        self.set(calibrate.IDENTITY)
 
     def forward(self, pred: torch.Tensor, batch: GraphBatch) -> torch.Tensor:
         if not self.active:
             return pred
-        from nnprof import calibrate
-
         with torch.autocast(pred.device.type, enabled=False):
             return calibrate.apply(self.coef, calibrate.design(pred, batch)).float()  # (B,)
 

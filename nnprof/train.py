@@ -485,17 +485,6 @@ def _calibration_data(model: torch.nn.Module, data: Encoded) -> tuple[np.ndarray
     return feats.numpy(), data.latency.double().numpy()
 
 
-def _set_calibration(model: torch.nn.Module, base: list[float], fit_coef: list[float] | None) -> None:
-    """The model's calibration = `fit_coef` on top of `base` (None: back to `base`)."""
-    from nnprof import calibrate
-
-    coef = base if fit_coef is None else calibrate.compose(fit_coef, base)
-    if list(coef) == list(calibrate.IDENTITY):
-        model.calibration.clear()
-    else:
-        model.calibration.set(coef)
-
-
 def finetune(
     checkpoint: str | Path | tuple[torch.nn.Module, dict],
     samples: Sequence[Sample],
@@ -561,7 +550,7 @@ def finetune(
         candidates.append(("refit", 0, val_mape(refit), copy.deepcopy(refit.state_dict()), None))
     else:
         model = model.cpu()
-        base_coef = model.calibration.coef.tolist() if model.calibration.active else list(calibrate.IDENTITY)
+        base_coef = model.calibration.coef.tolist()  # the identity when inactive
         feats, y = _calibration_data(model, tr)
         best, fits = calibrate.choose(feats, y)
         orig_loo = M.mape(y.tolist(), np.exp(feats[:, 0]).tolist())  # nothing is fitted
@@ -573,19 +562,16 @@ def finetune(
                       "fit_mape": f.fit_mape} for f in fits],
         }
         cname = "rescaled" if math.isinf(best.lam) else "calibrated"
-        if va is None:
-            if orig_loo <= best.loo_mape:
-                candidates = [("original", 0, orig_loo, copy.deepcopy(model.state_dict()), base_coef)]
-            else:
-                _set_calibration(model, base_coef, best.coef)
-                candidates = [("original", 0, orig_loo, None, base_coef),
-                              (cname, 0, best.loo_mape, copy.deepcopy(model.state_dict()), model.calibration.coef.tolist())]
+        cal_coef = calibrate.compose(best.coef, base_coef)
+        state = copy.deepcopy(model.state_dict())  # the calibration candidates share the weights
+        if va is None:  # scored by leave-one-out on the training rows; ties keep the original
+            candidates = [("original", 0, orig_loo, state, base_coef), (cname, 0, best.loo_mape, state, cal_coef)]
         else:
-            candidates = [("original", 0, val_mape(model), copy.deepcopy(model.state_dict()), base_coef)]
-            _set_calibration(model, base_coef, best.coef)
-            candidates.append((cname, 0, val_mape(model), copy.deepcopy(model.state_dict()), model.calibration.coef.tolist()))
+            candidates = [("original", 0, val_mape(model), state, base_coef)]
+            model.calibration.set(cal_coef)
+            candidates.append((cname, 0, val_mape(model), state, cal_coef))
             # gradient fine-tuning from the rescaled model, its own calibration unchanged
-            _set_calibration(model, base_coef, None)
+            model.calibration.set(base_coef)
             model.head.out_scale.mul_(_calibrate_scale(model, tr))
             cfg = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device)
             dev = resolve_device(device)
@@ -620,12 +606,12 @@ def finetune(
                 if progress:
                     progress({"event": "epoch", "kind": kind, **history[-1]})
             model.cpu()
-    name, epoch, best_mape, state, coef = min((c for c in candidates if c[3] is not None), key=lambda c: c[2])
+    name, epoch, best_mape, state, coef = min(candidates, key=lambda c: c[2])
     if not neural and name == "refit":
         model = build_model(kind, ModelArgs.from_dict(ckpt["model_args"]))
     model.load_state_dict(state)
     if neural:
-        _set_calibration(model, coef, None)
+        model.calibration.set(coef)
     model.eval()
     new = dict(ckpt)
     new["state_dict"] = {k2: v.detach().cpu().clone() for k2, v in model.state_dict().items()}

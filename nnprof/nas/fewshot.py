@@ -355,11 +355,10 @@ def _calibrated(coef: torch.Tensor, base_pred: np.ndarray, graphs: Sequence[Cell
     from nnprof import calibrate
     from nnprof import encode as enc
 
-    counts = []
-    for s in range(0, len(graphs), 64):
-        counts.append(calibrate.graph_counts(enc.collate([g.encoded for g in graphs[s : s + 64]])))
-    lp = torch.log(torch.from_numpy(np.asarray(base_pred, dtype=np.float64))).unsqueeze(-1)
-    return calibrate.apply(coef, torch.cat([lp, torch.cat(counts)], dim=-1)).numpy()
+    pred = torch.from_numpy(np.asarray(base_pred, dtype=np.float64))
+    feats = [calibrate.design(pred[s : s + 64], enc.collate([g.encoded for g in graphs[s : s + 64]]))
+             for s in range(0, len(graphs), 64)]
+    return calibrate.apply(coef, torch.cat(feats)).numpy()
 
 
 def run_flops(train: Sequence[CellGraph], y: np.ndarray, evals: Sequence[CellGraph]) -> np.ndarray:
