@@ -86,10 +86,10 @@ def main() -> None:
     def feats(idx, b):
         gs = [graphs[(arch[i], b)] for i in idx]
         pred = T.predict(model, FS._encoded(gs)).double().numpy()
-        return [_feats(g, p) for g, p in zip(gs, pred)]
+        return [_feats(g, p) for g, p in zip(gs, pred, strict=True)]
 
     eval_f = {b: feats(s.eval_idx, b) for b in batches}
-    pool_f = {b: dict(zip(s.pool_idx.tolist(), feats(s.pool_idx, b))) for b in batches}
+    pool_f = {b: dict(zip(s.pool_idx.tolist(), feats(s.pool_idx, b), strict=True)) for b in batches}
     res: dict[str, dict[str, float]] = {k: {} for k in SETS}
     for dev in d.devices:
         b = FS.device_batch_size(dev)
