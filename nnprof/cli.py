@@ -7,11 +7,13 @@ command bodies so that `nnprof --help` is instant.
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from nnprof import __version__
 from nnprof.errors import NNProfError
@@ -36,10 +38,33 @@ def user_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except NNProfError as e:
-            err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            err.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def run(argv: list[str] | None = None) -> None:
+    """The console script: the Typer app, with Typer's usage errors as one line too.
+
+    Typer draws a multi-line box for a bad option value, an unknown option or command and a
+    missing argument; here they become `error: MESSAGE (see: nnprof CMD --help)` on stderr
+    with Typer's exit code (2). Everything else behaves as `app()`.
+    """
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except typer.TyperException as e:  # typer's click: UsageError, BadParameter, ...
+        code = getattr(e, "exit_code", 2)
+        if type(e).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see: {ctx.command_path} --help)" if ctx is not None else ""
+            message = " ".join(str(e.format_message() if hasattr(e, "format_message") else e).split())
+            err.print(f"[red]error:[/red] {escape(message)}{escape(hint)}", highlight=False, soft_wrap=True)
+        sys.exit(code)
+    except typer.Abort:
+        err.print("aborted", highlight=False)
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 def _version(value: bool) -> None:

@@ -69,7 +69,7 @@ def main() -> None:
     if not models:
         sys.exit(f"family {args.family} has no {args.source} models")
     script = Path(sys.executable).with_name("nnprof")  # the console script of this environment
-    nnprof = [str(script)] if script.is_file() else [sys.executable, "-c", "from nnprof.cli import app; app()"]
+    nnprof = [str(script)] if script.is_file() else [sys.executable, "-c", "from nnprof.cli import run; run()"]
     work = Path(tempfile.mkdtemp(prefix="nnprof-bench-"))
     ckpt = args.checkpoint
     note = ""

@@ -178,7 +178,7 @@ def run_cmd(
             raise NNProfError(f"--cores: expected two core numbers like 0,1, got {cores!r}") from None
         if len(pins) != 2 or any(c not in os.sched_getaffinity(0) for c in pins):
             raise NNProfError(f"--cores: {cores!r} must name two available cores (have {sorted(os.sched_getaffinity(0))})")
-    argv = [sys.executable, "-c", "from nnprof.cli import app; app()", "collect", "build",
+    argv = [sys.executable, "-c", "from nnprof.cli import run; run()", "collect", "build",
             "--per-family", str(per_family), "--families", families, "--seed", str(seed),
             "--work", str(work), "--zoo", str(zoo)]
     def pre() -> None:  # pinned, and ended with its parent (Linux PR_SET_PDEATHSIG)
