@@ -74,6 +74,21 @@ def _read_file(ref: ModelRef) -> bytes:
         raise NNProfError(f"{ref.path}: cannot read ({e.strerror or e})") from None
 
 
+def _cache_key(ref: ModelRef, input_size: int | None, batch_size: int) -> tuple[str, int | None, str]:
+    """(features-cache key, input size used, file label) of one (model, input size, batch)."""
+    from nnprof import cache
+
+    if batch_size < 1 or (input_size is not None and input_size < 1):
+        raise NNProfError("--batch-size and --input-size must be positive integers")
+    if ref.source == "onnx":
+        key = cache.file_key(_read_file(ref), input_size, batch_size)
+        size = input_size
+    else:
+        size = int(input_size or default_input_size(ref) or 224)
+        key = cache.zoo_key(ref, size, batch_size)
+    return key, size, f"{ref.source}-{ref.name}-s{size}-b{batch_size}"
+
+
 def graph_features(
     ref: ModelRef, input_size: int | None = None, batch_size: int = 1, use_cache: bool = True
 ) -> GraphFeatures:
@@ -85,15 +100,7 @@ def graph_features(
     from nnprof import cache
 
     t0 = time.perf_counter()
-    if batch_size < 1 or (input_size is not None and input_size < 1):
-        raise NNProfError("--batch-size and --input-size must be positive integers")
-    if ref.source == "onnx":
-        key = cache.file_key(_read_file(ref), input_size, batch_size)
-        size = input_size
-    else:
-        size = int(input_size or default_input_size(ref) or 224)
-        key = cache.zoo_key(ref, size, batch_size)
-    label = f"{ref.source}-{ref.name}-s{size}-b{batch_size}"
+    key, size, label = _cache_key(ref, input_size, batch_size)
     notes: list[str] = []
     if use_cache:
         hit, corrupt = cache.load(key, label)
@@ -341,20 +348,91 @@ def result_row(f: GraphFeatures, latency_ms: float | None, platform: str, warnin
 Progress = Callable[[str], None]  # called with a description before each slow step
 
 
+def _prefetch_init(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _prefetch_one(ref: ModelRef, input_size: int | None, batch_size: int) -> list[str] | None:
+    """In a worker: one graph into the features cache; its notes, or None if it failed."""
+    try:
+        return graph_features(ref, input_size, batch_size).notes
+    except Exception:  # the parent redoes it, and reports the failure as it always does
+        return None
+
+
+def prefetch(
+    tasks: Sequence[tuple[ModelRef, int]],
+    input_size: int | None = None,
+    jobs: int = 1,
+    progress: Progress | None = None,
+) -> dict[int, list[str]]:
+    """Convert the uncached (model, batch) `tasks` in `jobs` worker processes.
+
+    The workers only fill the features cache (each with usable cores // jobs torch threads);
+    the caller then reads every graph from it, so the results are those of a serial run.
+    Returns {task index: notes} for the tasks a worker finished (progress is called once
+    for each); a task that failed in a worker, or whose worker died, is left to the caller,
+    which converts it again itself and reports its error as usual.
+    """
+    from nnprof import cache
+
+    todo: dict[str, int] = {}
+    for i, (ref, b) in enumerate(tasks):
+        try:
+            key, _, label = _cache_key(ref, input_size, b)
+        except NNProfError:
+            continue  # the caller's own pass raises it
+        if key not in todo and not cache.entry_path(key, label).exists():
+            todo[key] = i
+    if jobs <= 1 or len(todo) < 2:
+        return {}
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    n = min(jobs, len(todo))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // n)
+    done: dict[int, list[str]] = {}
+    with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_prefetch_init, initargs=(threads,)) as pool:
+        futures = {pool.submit(_prefetch_one, tasks[i][0], input_size, tasks[i][1]): i for i in todo.values()}
+        for fut in as_completed(futures):
+            i = futures[fut]
+            try:
+                notes = fut.result()
+            except Exception:  # e.g. the worker was killed (out of memory): the caller redoes it
+                notes = None
+            if notes is not None:
+                done[i] = notes
+                if progress:
+                    progress(f"{tasks[i][0].qualified} (batch {tasks[i][1]})")
+    return done
+
+
 def features_for(
     refs: Sequence[ModelRef],
     batch_sizes: Sequence[int],
     input_size: int | None = None,
     progress: Progress | None = None,
     use_cache: bool = True,
+    jobs: int = 1,
 ) -> list[GraphFeatures]:
-    """Features for every (model, batch size), model-major; stops at the first failure."""
+    """Features for every (model, batch size), model-major; stops at the first failure.
+
+    jobs > 1: uncached graphs are converted in that many worker processes first (`prefetch`).
+    """
+    tasks = [(r, b) for r in refs for b in batch_sizes]
+    done = prefetch(tasks, input_size, jobs, progress) if use_cache and jobs > 1 else {}
     out = []
-    for r in refs:
-        for b in batch_sizes:
-            if progress:
-                progress(f"{r.qualified} (batch {b})")
-            out.append(graph_features(r, input_size, b, use_cache))
+    for i, (r, b) in enumerate(tasks):
+        if progress and i not in done:
+            progress(f"{r.qualified} (batch {b})")
+        f = graph_features(r, input_size, b, use_cache)
+        f.notes = done.get(i, []) + f.notes
+        out.append(f)
     return out
 
 

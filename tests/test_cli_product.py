@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from nnprof import cache, export, zoo
 from nnprof import predict as P
 from nnprof.cli import app
+from nnprof.errors import NNProfError
 
 runner = CliRunner()
 REAL = "tv:mobilenet_v3_small"
@@ -271,3 +272,23 @@ def test_finetune_without_a_checkpoint_says_how_to_get_one(tmp_path, monkeypatch
     path = write_csv(tmp_path / "m.csv", rows)
     one_line_error(["finetune", str(path), "-o", str(tmp_path / "o.pt")], "no bundled checkpoint at")
     assert not (tmp_path / "o.pt").exists()
+
+
+
+def test_jobs_convert_in_workers_with_the_same_results(tmp_path, ckpt):
+    nets = [tiny_net(tmp_path / f"n{w}.onnx", w, 3, 32) for w in (8, 16, 24)]
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx model at all")
+    refs = zoo.expand([*nets, str(bad)])
+    tasks = [(r, b) for r in refs for b in (1, 2)]
+    # one pool of 2 workers: the 6 good graphs land in the cache, the bad file is left to the caller
+    assert sorted(P.prefetch(tasks, jobs=2)) == [0, 1, 2, 3, 4, 5]
+    assert len(list(cache.features_dir().glob("*.nnpf"))) == 6
+    assert P.prefetch(tasks, jobs=2) == {}  # only the bad file is left: no workers for one task
+    with pytest.raises(NNProfError, match="not an ONNX model"):
+        P.features_for(refs, [1, 2], jobs=2)  # the caller's own pass reports it as always
+    argv = ["predict", *nets, "-b", "1,2", "-c", ckpt, "--device", "cpu", "-f", "json"]
+    from_workers = json.loads(ok([*argv, "--jobs", "2"]).stdout)
+    cache.clear()
+    serial = json.loads(ok(argv).stdout)
+    assert from_workers == serial and len(serial) == 6

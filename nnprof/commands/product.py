@@ -76,6 +76,14 @@ DeviceOpt = Annotated[
     Device, typer.Option("--device", help="Where the predictor runs: auto = cuda if available, else cpu.")
 ]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+JobsOpt = Annotated[
+    int,
+    typer.Option(
+        "--jobs", "-j", min=1,
+        help="Convert uncached models in this many worker processes (each with cores / N torch "
+        "threads); the results are the same as with 1.",
+    ),
+]
 
 _COLUMNS_HELP = (
     "Columns: model, input, batch, GFLOPs (10^9 multiply-accumulates, MACs, the zoo-table "
@@ -226,6 +234,7 @@ def predict(
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = Device.auto,
     fmt: FormatOpt = Format.table,
+    jobs: JobsOpt = 1,
 ) -> None:
     """Predict inference latency from the ONNX graph (no model is run).
 
@@ -242,7 +251,7 @@ def predict(
     refs = zoo.expand(models)  # every name checked before any slow work
     pred = load_predictor(checkpoint, device.value)
     with _bar(len(refs) * len(batches), "features") as step:
-        feats = features_for(refs, batches, input_size, progress=step)
+        feats = features_for(refs, batches, input_size, progress=step, jobs=jobs)
     _notes(feats)
     lat = pred.predict(feats)
     rows = [result_row(f, y, pred.platform_text, pred.check(f, y)) for f, y in zip(feats, lat, strict=True)]
@@ -264,22 +273,29 @@ ZOO_COLUMNS = [
 ]  # fmt: skip
 
 
-def _zoo_features(refs, batches, input_size):
-    """Features per (model, batch); a failure becomes an error string, never a crash."""
-    from nnprof.predict import graph_features
+def _zoo_features(refs, batches, input_size, jobs: int = 1):
+    """Features per (model, batch); a failure becomes an error string, never a crash.
 
+    jobs > 1: the uncached ones are converted in worker processes first (`predict.prefetch`).
+    """
+    from nnprof.predict import graph_features, prefetch
+
+    tasks = [(r, b) for r in refs for b in batches]
     results: list[tuple[Any, int, Any, str]] = []
-    with _bar(len(refs) * len(batches), "converting") as step:
-        for r in refs:
-            for b in batches:
+    with _bar(len(tasks), "converting") as step:
+        done = prefetch(tasks, input_size, jobs, step) if jobs > 1 else {}
+        for i, (r, b) in enumerate(tasks):
+            if i not in done:
                 step(f"{r.qualified} (batch {b})")
-                try:
-                    results.append((r, b, graph_features(r, input_size, b), ""))
-                except NNProfError as e:
-                    results.append((r, b, None, str(e)))
-                except Exception as e:  # a model the front end cannot handle: a row, not a crash
-                    msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                    results.append((r, b, None, f"{type(e).__name__}: {msg}"[:300]))
+            try:
+                f = graph_features(r, input_size, b)
+                f.notes = done.get(i, []) + f.notes
+                results.append((r, b, f, ""))
+            except NNProfError as e:
+                results.append((r, b, None, str(e)))
+            except Exception as e:  # a model the front end cannot handle: a row, not a crash
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
+                results.append((r, b, None, f"{type(e).__name__}: {msg}"[:300]))
     return results
 
 
@@ -337,6 +353,7 @@ def zoo_cmd(
     threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="With --measure: ONNX Runtime threads.")] = 1,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="With --measure: timing rounds per model.")] = 20,
     fmt: FormatOpt = Format.table,
+    jobs: JobsOpt = 1,
 ) -> None:
     """Predict the latency of every zoo model of a family, sorted by latency.
 
@@ -364,7 +381,7 @@ def zoo_cmd(
                       "the errors include that difference",
                       highlight=False, soft_wrap=True)
     refs = [zoo.resolve(n) for n in names]
-    results = _zoo_features(refs, batches, input_size)
+    results = _zoo_features(refs, batches, input_size, jobs)
     ok = [(i, f) for i, (_, _, f, e) in enumerate(results) if f is not None]
     lat = dict(zip([i for i, _ in ok], pred.predict([f for _, f in ok]), strict=True))
     _notes([f for _, f in ok])
