@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -378,6 +378,8 @@ def prefetch(
     """
     from nnprof import cache
 
+    if jobs <= 1:
+        return {}
     todo: dict[str, int] = {}
     for i, (ref, b) in enumerate(tasks):
         try:
@@ -386,7 +388,7 @@ def prefetch(
             continue  # the caller's own pass raises it
         if key not in todo and not cache.entry_path(key, label).exists():
             todo[key] = i
-    if jobs <= 1 or len(todo) < 2:
+    if len(todo) < 2:
         return {}
     import multiprocessing
     import os
@@ -412,6 +414,33 @@ def prefetch(
     return done
 
 
+def iter_features(
+    refs: Sequence[ModelRef],
+    batch_sizes: Sequence[int],
+    input_size: int | None = None,
+    progress: Progress | None = None,
+    use_cache: bool = True,
+    jobs: int = 1,
+) -> Iterator[tuple[ModelRef, int, GraphFeatures | Exception]]:
+    """(model, batch size, its features or the exception computing them raised), model-major.
+
+    Lazy: a caller that stops at a failure converts nothing after it. jobs > 1: uncached
+    graphs are converted in that many worker processes first (`prefetch`).
+    """
+    tasks = [(r, b) for r in refs for b in batch_sizes]
+    done = prefetch(tasks, input_size, jobs, progress) if use_cache else {}
+    for i, (r, b) in enumerate(tasks):
+        if progress and i not in done:
+            progress(f"{r.qualified} (batch {b})")
+        try:
+            f = graph_features(r, input_size, b, use_cache)
+        except Exception as e:
+            yield r, b, e
+            continue
+        f.notes = done.get(i, []) + f.notes
+        yield r, b, f
+
+
 def features_for(
     refs: Sequence[ModelRef],
     batch_sizes: Sequence[int],
@@ -420,18 +449,11 @@ def features_for(
     use_cache: bool = True,
     jobs: int = 1,
 ) -> list[GraphFeatures]:
-    """Features for every (model, batch size), model-major; stops at the first failure.
-
-    jobs > 1: uncached graphs are converted in that many worker processes first (`prefetch`).
-    """
-    tasks = [(r, b) for r in refs for b in batch_sizes]
-    done = prefetch(tasks, input_size, jobs, progress) if use_cache and jobs > 1 else {}
+    """Features for every (model, batch size), model-major; raises the first failure."""
     out = []
-    for i, (r, b) in enumerate(tasks):
-        if progress and i not in done:
-            progress(f"{r.qualified} (batch {b})")
-        f = graph_features(r, input_size, b, use_cache)
-        f.notes = done.get(i, []) + f.notes
+    for _, _, f in iter_features(refs, batch_sizes, input_size, progress, use_cache, jobs):
+        if isinstance(f, Exception):
+            raise f
         out.append(f)
     return out
 

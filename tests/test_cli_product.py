@@ -274,7 +274,6 @@ def test_finetune_without_a_checkpoint_says_how_to_get_one(tmp_path, monkeypatch
     assert not (tmp_path / "o.pt").exists()
 
 
-
 def test_jobs_convert_in_workers_with_the_same_results(tmp_path, ckpt):
     nets = [tiny_net(tmp_path / f"n{w}.onnx", w, 3, 32) for w in (8, 16, 24)]
     bad = tmp_path / "bad.onnx"

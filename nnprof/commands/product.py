@@ -274,28 +274,19 @@ ZOO_COLUMNS = [
 
 
 def _zoo_features(refs, batches, input_size, jobs: int = 1):
-    """Features per (model, batch); a failure becomes an error string, never a crash.
+    """Features per (model, batch); a failure becomes an error string, never a crash."""
+    from nnprof.predict import iter_features
 
-    jobs > 1: the uncached ones are converted in worker processes first (`predict.prefetch`).
-    """
-    from nnprof.predict import graph_features, prefetch
-
-    tasks = [(r, b) for r in refs for b in batches]
     results: list[tuple[Any, int, Any, str]] = []
-    with _bar(len(tasks), "converting") as step:
-        done = prefetch(tasks, input_size, jobs, step) if jobs > 1 else {}
-        for i, (r, b) in enumerate(tasks):
-            if i not in done:
-                step(f"{r.qualified} (batch {b})")
-            try:
-                f = graph_features(r, input_size, b)
-                f.notes = done.get(i, []) + f.notes
+    with _bar(len(refs) * len(batches), "converting") as step:
+        for r, b, f in iter_features(refs, batches, input_size, step, jobs=jobs):
+            if isinstance(f, NNProfError):
+                results.append((r, b, None, str(f)))
+            elif isinstance(f, Exception):  # a model the front end cannot handle: a row, not a crash
+                msg = str(f).strip().splitlines()[0] if str(f).strip() else ""
+                results.append((r, b, None, f"{type(f).__name__}: {msg}"[:300]))
+            else:
                 results.append((r, b, f, ""))
-            except NNProfError as e:
-                results.append((r, b, None, str(e)))
-            except Exception as e:  # a model the front end cannot handle: a row, not a crash
-                msg = str(e).strip().splitlines()[0] if str(e).strip() else ""
-                results.append((r, b, None, f"{type(e).__name__}: {msg}"[:300]))
     return results
 
 
