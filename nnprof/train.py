@@ -674,14 +674,17 @@ def run_protocol(
     progress: Progress | None = None,
     args: ModelArgs | None = None,
     train_per_family: int | None = None,
+    seed_start: int = 0,
 ) -> dict[str, Any]:
     """Train and test every method of `kinds` under a protocol, `seeds` times each.
 
     ``in-distribution``: one split fixed before training (`data.split_in_distribution`);
     per method, a test score per family and over all. ``leave-one-family-out``: for each
     family (or those in `families`), train on the others and test on it
-    (`data.split_leave_one_family_out`). Seeds change initialisation and batch order, never
-    the split. The closed-form regressions are deterministic and run once.
+    (`data.split_leave_one_family_out`). Seeds (`seed_start` .. `seed_start + seeds - 1`)
+    change initialisation and batch order, never the split, so runs of disjoint seed ranges
+    in separate processes pool exactly (scripts/protocol_tables.py). The closed-form
+    regressions are deterministic and run once, recorded as seed 0.
 
     Returns plain types: {"protocol", "kinds", "seeds", "splits": {name: sizes},
     "results": {kind: {group: {metric: {mean, std, n}}}}, "runs": [...]}; the groups are
@@ -714,7 +717,7 @@ def run_protocol(
     pos = {id(s): i for i, s in enumerate(samples)}
     runs = []
     for kind in kinds:
-        for seed in range(1 if kind in REGRESSION_KINDS else seeds):
+        for seed in [0] if kind in REGRESSION_KINDS else range(seed_start, seed_start + seeds):
             per_split = {}
             for sp in splits:
                 tr, va, te = _index(sp, pos)
@@ -735,6 +738,7 @@ def run_protocol(
         "protocol": protocol,
         "kinds": list(kinds),
         "seeds": seeds,
+        "seed_start": seed_start,
         "epochs": cfg.epochs,
         "train_per_family": train_per_family,
         "residual": bool(args and args.residual),

@@ -1,9 +1,10 @@
 """Tables from saved `nnprof evaluate --protocol ... --format json` results.
 
 Several result files of the same protocol and settings (e.g. leave-one-family-out run for
-different `--families` in parallel processes, or for further `--models`) are merged: per
-method, the held-out families of all files, and the average over them recomputed from the
-per-run scores with `nnprof.train.lofo_groups`, as `nnprof.train.run_protocol` does. Prints markdown (for the README and the model
+different `--families` in parallel processes, for further `--models`, or for further seeds
+with `--seed-start`) are merged: per method, the runs of all files, and mean ± std over
+seeds recomputed from the per-run scores (the leave-one-family-out average with
+`nnprof.train.lofo_groups`), as `nnprof.train.run_protocol` does. Prints markdown (for the README and the model
 card) or the same rich table `nnprof evaluate` prints.
 
     python scripts/protocol_tables.py ind.json lofo_a.json lofo_b.json [--rich]
@@ -23,30 +24,50 @@ LABEL = {"flops": "FLOPs", "flops-mem": "FLOPs+MAC", "gnn": "NNLP GNN", "global-
 
 
 def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """One protocol result from several with the same protocol and settings; methods are joined."""
+    """One protocol result from several with the same protocol and settings.
+
+    Files may add methods, held-out families (leave-one-family-out) or seeds (`nnprof
+    evaluate --seed-start`); a run (method, seed, split) found in two files must have the
+    same scores, and every run of a method and seed must cover the same splits, so that no
+    average is taken over a part of the held-out families.
+    """
     first = results[0]
     for r in results[1:]:
-        for key in ("protocol", "seeds", "epochs", "train_per_family", "residual"):
+        for key in ("protocol", "epochs", "train_per_family", "residual"):
             if r.get(key) != first.get(key):
                 raise SystemExit(f"cannot merge: {key} differs ({r.get(key)!r} vs {first.get(key)!r})")
     if len(results) == 1:
         return first
-    if first["protocol"] != "leave-one-family-out":
-        raise SystemExit("only leave-one-family-out results can be merged")
     runs: dict[tuple[str, int], dict[str, Any]] = {}
     splits: dict[str, Any] = {}
     for r in results:
-        splits.update(r["splits"])
+        for name, size in r["splits"].items():
+            if splits.setdefault(name, size) != size:
+                raise SystemExit(f"cannot merge: split {name} has sizes {size} and {splits[name]}")
         for run in r["runs"]:
-            runs.setdefault((run["kind"], run["seed"]), {}).update(run["scores"])
-    out = {k: first.get(k) for k in ("protocol", "seeds", "epochs", "train_per_family", "residual", "families")}
+            have = runs.setdefault((run["kind"], run["seed"]), {})
+            for name, sc in run["scores"].items():
+                if have.setdefault(name, sc) != sc:
+                    raise SystemExit(f"cannot merge: {run['kind']} seed {run['seed']} on {name} has two different scores")
+    for (kind, seed), sc in runs.items():
+        if set(sc) != set(splits):
+            raise SystemExit(f"cannot merge: {kind} seed {seed} covers {len(sc)} of the {len(splits)} splits")
+    out = {k: first.get(k) for k in ("protocol", "epochs", "train_per_family", "residual", "families")}
     out["kinds"] = list(dict.fromkeys(k for r in results for k in r["kinds"]))  # files may add methods
+    out["seeds"] = max(sum(1 for k, _ in runs if k == kind) for kind in out["kinds"])
     out["splits"] = splits
-    out["runs"] = [{"kind": k, "seed": s, "scores": sc} for (k, s), sc in runs.items()]
-    out["results"] = {}
-    for kind in out["kinds"]:
-        out["results"][kind] = M.aggregate([lofo_groups(scores) for (k, _), scores in runs.items() if k == kind])
+    out["runs"] = [{"kind": k, "seed": s, "scores": sc} for (k, s), sc in sorted(runs.items(), key=lambda kv: (out["kinds"].index(kv[0][0]), kv[0][1]))]
+    pooled = (lambda sc: sc[next(iter(splits))]) if out["protocol"] == "in-distribution" else lofo_groups
+    out["results"] = {kind: M.aggregate([pooled(r["scores"]) for r in out["runs"] if r["kind"] == kind]) for kind in out["kinds"]}
     return out
+
+
+def _seeds(result: dict[str, Any]) -> str:
+    """'5 seed(s)' or, when methods differ, 'seeds: NAR-Former V2 5, FLOPs 1 (deterministic)'."""
+    n = {k: len({r["seed"] for r in result["runs"] if r["kind"] == k}) for k in result["kinds"]}
+    if len(set(n.values())) == 1:
+        return f"{next(iter(n.values()))} seed(s)"
+    return "seeds: " + ", ".join(f"{LABEL[k]} {c}" for k, c in n.items())
 
 
 def _fmt(stat: dict[str, Any]) -> str:
@@ -72,7 +93,7 @@ def markdown(result: dict[str, Any]) -> str:
     budget = f", at most {result['train_per_family']} training samples per family" if result.get("train_per_family") else ""
     budget += ", residual head" if result.get("residual") else ""
     lines.append("")
-    lines.append(f"{result['protocol']}: {result['seeds']} seed(s), {result['epochs']} epochs{budget}; splits: " + "; ".join(f"{n} {s}" for n, s in sizes))
+    lines.append(f"{result['protocol']}: {_seeds(result)}, {result['epochs']} epochs{budget}; splits: " + "; ".join(f"{n} {s}" for n, s in sizes))
     return "\n".join(lines)
 
 

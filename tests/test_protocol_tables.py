@@ -46,3 +46,39 @@ def test_merge_refuses_different_settings():
     b = _result(["gnn"], {"gnn": {"b": 1.0}}, epochs=5)
     with pytest.raises(SystemExit, match="epochs differs"):
         PT.merge([a, b])
+
+
+def _ind(kind_seed_mape, seeds=1):
+    """An in-distribution result: {(kind, seed): mape}."""
+    kinds = list(dict.fromkeys(k for k, _ in kind_seed_mape))
+    runs = [{"kind": k, "seed": s, "scores": {"in-distribution": _score(m)}} for (k, s), m in kind_seed_mape.items()]
+    return {
+        "protocol": "in-distribution", "kinds": kinds, "seeds": seeds, "epochs": 15,
+        "train_per_family": 100, "residual": True, "families": ["a"],
+        "splits": {"in-distribution": {"train": 8, "val": 2, "test": 4}}, "runs": runs, "results": {},
+    }
+
+
+def test_merge_pools_seeds_of_separate_runs():
+    a = _ind({("flops", 0): 30.0, ("narformer2", 0): 8.0, ("gnn", 0): 9.0})
+    b = _ind({("narformer2", 1): 10.0, ("narformer2", 2): 12.0, ("gnn", 1): 9.0, ("gnn", 2): 9.0}, seeds=2)
+    out = PT.merge([a, b])
+    nf = out["results"]["narformer2"]["all"]["mape"]
+    assert (nf["n"], nf["mean"]) == (3, pytest.approx(10.0))
+    assert nf["std"] == pytest.approx(2.0)  # sample std of 8, 10, 12
+    assert out["results"]["flops"]["all"]["mape"]["n"] == 1
+    table = PT.markdown(out)
+    assert "| **all** | 30.00 | 10.00 ± 2.00 | 9.00 ± 0.00 |" in table
+    assert "seeds: FLOPs 1, NAR-Former V2 3, NNLP GNN 3" in table
+
+
+def test_merge_refuses_conflicting_or_partial_runs():
+    a = _ind({("gnn", 0): 9.0})
+    with pytest.raises(SystemExit, match="gnn seed 0 on in-distribution has two different scores"):
+        PT.merge([a, _ind({("gnn", 0): 9.5})])
+    assert PT.merge([a, _ind({("gnn", 0): 9.0})])["results"]["gnn"]["all"]["mape"]["n"] == 1  # same run twice
+    full = _result(["gnn"], {"gnn": {"a": 1.0, "b": 2.0}})
+    half = _result(["gnn"], {"gnn": {"a": 3.0}})
+    half["runs"][0]["seed"] = 1
+    with pytest.raises(SystemExit, match="gnn seed 1 covers 1 of the 2 splits"):
+        PT.merge([full, half])

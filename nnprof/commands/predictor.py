@@ -299,6 +299,7 @@ def evaluate(
     protocol: Annotated[Protocol | None, typer.Option("--protocol", "-p", help="Train and test every method under a protocol.")] = None,
     models: Annotated[str, typer.Option("--models", help="all, or a comma list of narformer2,gnn,flops,flops-mem,global-attn.")] = "all",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Training runs per method (mean ± std).")] = 1,
+    seed_start: Annotated[int, typer.Option("--seed-start", min=0, help="First seed (runs of disjoint seed ranges pool: scripts/protocol_tables.py).")] = 0,
     epochs: Epochs = 50,
     device: Device = "auto",
     val_frac: ValFrac = 0.1,
@@ -354,7 +355,7 @@ def evaluate(
     with _progress_bar() as progress:
         for p in protocols:
             results.append(
-                T.run_protocol(samples, p, kinds, seeds, cfg, val_frac, test_frac, held, progress, args=T.ModelArgs(residual=True) if residual else None, train_per_family=train_per_family)
+                T.run_protocol(samples, p, kinds, seeds, cfg, val_frac, test_frac, held, progress, args=T.ModelArgs(residual=True) if residual else None, train_per_family=train_per_family, seed_start=seed_start)
             )
     if fmt is Format.json:
         _print_json({"dataset": dataset, "protocols": results})
@@ -363,7 +364,7 @@ def evaluate(
         _print_csv([r for res in results for r in _protocol_rows(res)])
         return
     for res in results:
-        runs = f"{seeds} seed(s), {epochs} epochs" + (", residual head" if residual else "") + (f", at most {train_per_family} training samples per family" if train_per_family else "")
+        runs = (f"{seeds} seed(s)" if seed_start == 0 else f"seeds {seed_start}-{seed_start + seeds - 1}") + f", {epochs} epochs" + (", residual head" if residual else "") + (f", at most {train_per_family} training samples per family" if train_per_family else "")
         if res["protocol"] == "in-distribution":
             sizes = next(iter(res["splits"].values()))
             title = f"In-distribution (Table 1 layout): test MAPE and Acc(10%) per family; {runs}; train {sizes['train']} / val {sizes['val']} / test {sizes['test']}"
