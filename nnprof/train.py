@@ -81,6 +81,37 @@ def resolve_device(name: str) -> torch.device:
     raise NNProfError(f"unknown device {name!r}; use auto, cpu or cuda")
 
 
+BF16_FLAGS = ("avx512_bf16", "amx_bf16", "bf16")  # x86 AVX512-BF16 / AMX, Arm "bf16" in Features
+
+
+def cpu_has_bf16(cpuinfo: str | None = None) -> bool | None:
+    """Whether the CPU has bfloat16 matrix instructions, read from /proc/cpuinfo's flags.
+
+    None when it cannot tell (no /proc/cpuinfo, e.g. macOS or Windows). Without them torch
+    runs bfloat16 matrix products emulated, slower than float32.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(errors="replace")
+        except OSError:
+            return None
+    flags = set()
+    for line in cpuinfo.splitlines():
+        key, _, val = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            flags.update(val.split())
+    if not flags:
+        return None
+    return any(f in flags for f in BF16_FLAGS)
+
+
+def precision_warning(precision: str, device: torch.device, cpuinfo: str | None = None) -> str | None:
+    """A warning when ``bf16`` is asked for on a CPU that would emulate it, else None."""
+    if precision != "bf16" or device.type != "cpu" or cpu_has_bf16(cpuinfo) is not False:
+        return None
+    return "--precision bf16 on a CPU without bfloat16 instructions (no avx512_bf16 / amx_bf16 in /proc/cpuinfo): it runs emulated, slower than --precision fp32"
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)

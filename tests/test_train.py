@@ -316,3 +316,31 @@ def test_init_on_another_machine_refits_the_residual_power_law(encoded):
     w1, w2 = first.model.head.base_coef, second.model.head.base_coef
     assert float(w2[0]) == pytest.approx(float(w1[0]) + 0.6931471805599453, abs=1e-5) and torch.allclose(w1[1:], w2[1:], atol=1e-5)
     assert T.predict(second.model, encoded).tolist() == pytest.approx((2.0 * T.predict(first.model, encoded)).tolist(), rel=1e-4)
+
+
+ZEN3 = "processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512bw\n"
+SAPPHIRE = "processor\t: 0\nflags\t\t: fpu avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
+GRAVITON3 = "processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n"
+
+
+def test_bf16_support_is_read_from_cpu_flags():
+    assert T.cpu_has_bf16(ZEN3) is False
+    assert T.cpu_has_bf16(SAPPHIRE) is True
+    assert T.cpu_has_bf16(GRAVITON3) is True
+    assert T.cpu_has_bf16("model name : something\n") is None  # no flags line: cannot tell
+    cpu = torch.device("cpu")
+    assert "runs emulated" in T.precision_warning("bf16", cpu, ZEN3)
+    assert T.precision_warning("bf16", cpu, SAPPHIRE) is None
+    assert T.precision_warning("fp32", cpu, ZEN3) is None
+    assert T.precision_warning("bf16", torch.device("cuda"), ZEN3) is None  # the GPU decides there
+    assert T.precision_warning("bf16", cpu, "") is None  # unknown: no warning
+
+
+@pytest.mark.parametrize("has_bf16", [False, True])
+def test_cli_warns_once_when_bf16_would_be_emulated(tmp_path, monkeypatch, has_bf16):
+    monkeypatch.setattr(T, "cpu_has_bf16", lambda cpuinfo=None: has_bf16)
+    argv = ["train", "synthetic:6", "--epochs", "1", "--device", "cpu", "--precision", "bf16", "-o", str(tmp_path / "m.pt")]
+    r = runner.invoke(app, argv)
+    assert r.exit_code == 0, r.output
+    warned = [ln for ln in r.stderr.splitlines() if "--precision bf16 on a CPU without bfloat16" in ln]
+    assert len(warned) == (0 if has_bf16 else 1)

@@ -65,8 +65,17 @@ class Precision(str, Enum):
 
 PrecisionOpt = Annotated[
     Precision,
-    typer.Option("--precision", help="bf16: matrix products in bfloat16 (~1.7x faster training, ~2x inference on AVX512-BF16 CPUs)."),
+    typer.Option("--precision", help="bf16: matrix products in bfloat16 (~1.7x faster training, ~2x inference on CPUs with AVX512-BF16/AMX; slower than fp32 without them: a warning says so)."),
 ]
+
+
+def _warn_precision(precision: Precision, device: str) -> None:
+    """One warning line when bf16 would run emulated on this CPU (checked before any work)."""
+    from nnprof import train as T
+
+    msg = T.precision_warning(precision.value, T.resolve_device(device))
+    if msg:
+        err.print(f"[yellow]warning:[/yellow] {msg}", highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -230,6 +239,7 @@ def train(
     neural = model not in ("flops", "flops-mem")
     tr, va, te = (T.prepare(p, neural) for p in (split.train, split.val, split.test))
     cfg = T.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, precision=precision.value)
+    _warn_precision(precision, device)
     with _progress_bar() as progress:
         res = T.train_model(model, tr, va, cfg, args=args, progress=progress, init_state=init_state)
     test = T.evaluate(res.model, te) if len(te) else None
@@ -332,6 +342,7 @@ def evaluate(
         if not chosen:
             raise NNProfError(f"the {part} part of {dataset} is empty; try --part all")
         data = T.prepare(chosen, ckpt["kind"] not in ("flops", "flops-mem"))
+        _warn_precision(precision, device)
         scores = T.evaluate(model, data, device=T.resolve_device(device), precision=precision.value)
         if fmt is Format.json:
             _print_json({"checkpoint": str(checkpoint), "kind": ckpt["kind"], "dataset": dataset, "part": part, "scores": scores})
@@ -351,6 +362,7 @@ def evaluate(
     protocols = ["in-distribution", "leave-one-family-out"] if protocol is Protocol.both else [protocol.value]
     held = [f.strip() for f in families.split(",")] if families else None
     cfg = T.TrainConfig(epochs=epochs, device=device, precision=precision.value)
+    _warn_precision(precision, device)
     results = []
     with _progress_bar() as progress:
         for p in protocols:
