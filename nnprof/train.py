@@ -771,6 +771,7 @@ def run_protocol(
         "seeds": seeds,
         "seed_start": seed_start,
         "epochs": cfg.epochs,
+        "precision": cfg.precision,
         "train_per_family": train_per_family,
         "residual": bool(args and args.residual),
         "families": all_fams,

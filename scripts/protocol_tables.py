@@ -33,7 +33,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     """
     first = results[0]
     for r in results[1:]:
-        for key in ("protocol", "epochs", "train_per_family", "residual"):
+        for key in ("protocol", "epochs", "train_per_family", "residual", "precision"):  # precision: None in files before it was recorded
             if r.get(key) != first.get(key):
                 raise SystemExit(f"cannot merge: {key} differs ({r.get(key)!r} vs {first.get(key)!r})")
     if len(results) == 1:
@@ -52,7 +52,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
     for (kind, seed), sc in runs.items():
         if set(sc) != set(splits):
             raise SystemExit(f"cannot merge: {kind} seed {seed} covers {len(sc)} of the {len(splits)} splits")
-    out = {k: first.get(k) for k in ("protocol", "epochs", "train_per_family", "residual", "families")}
+    out = {k: first.get(k) for k in ("protocol", "epochs", "train_per_family", "residual", "precision", "families")}
     out["kinds"] = list(dict.fromkeys(k for r in results for k in r["kinds"]))  # files may add methods
     out["seeds"] = max(sum(1 for k, _ in runs if k == kind) for kind in out["kinds"])
     out["splits"] = splits
@@ -92,6 +92,7 @@ def markdown(result: dict[str, Any]) -> str:
     sizes = sorted(result["splits"].items())
     budget = f", at most {result['train_per_family']} training samples per family" if result.get("train_per_family") else ""
     budget += ", residual head" if result.get("residual") else ""
+    budget += f", {result['precision']}" if result.get("precision") else ""
     lines.append("")
     lines.append(f"{result['protocol']}: {_seeds(result)}, {result['epochs']} epochs{budget}; splits: " + "; ".join(f"{n} {s}" for n, s in sizes))
     return "\n".join(lines)

@@ -46,6 +46,10 @@ def test_merge_refuses_different_settings():
     b = _result(["gnn"], {"gnn": {"b": 1.0}}, epochs=5)
     with pytest.raises(SystemExit, match="epochs differs"):
         PT.merge([a, b])
+    c = _result(["gnn"], {"gnn": {"b": 1.0}})
+    c["precision"] = "fp32"  # a file that records it against one that does not
+    with pytest.raises(SystemExit, match="precision differs"):
+        PT.merge([a, c])
 
 
 def _ind(kind_seed_mape, seeds=1):

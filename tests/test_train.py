@@ -203,6 +203,7 @@ def test_run_protocol_seed_start_gives_the_runs_of_a_longer_call(samples):
     second = T.run_protocol(samples, "in-distribution", ["flops", "gnn"], seeds=1, cfg=cfg, args=TINY, seed_start=1)
     assert [(r["kind"], r["seed"]) for r in second["runs"]] == [("flops", 0), ("gnn", 1)]
     assert second["seed_start"] == 1
+    assert second["precision"] == "fp32"
     assert second["runs"][1]["scores"] == both["runs"][2]["scores"]  # gnn seed 1, whichever call ran it
     assert second["runs"][1]["scores"] != both["runs"][1]["scores"]  # ... and not seed 0's
 
