@@ -63,7 +63,7 @@ def merge(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _seeds(result: dict[str, Any]) -> str:
-    """'5 seed(s)' or, when methods differ, 'seeds: NAR-Former V2 5, FLOPs 1 (deterministic)'."""
+    """'5 seed(s)' or, when methods differ, 'seeds: FLOPs 1, NAR-Former V2 5'."""
     n = {k: len({r["seed"] for r in result["runs"] if r["kind"] == k}) for k in result["kinds"]}
     if len(set(n.values())) == 1:
         return f"{next(iter(n.values()))} seed(s)"

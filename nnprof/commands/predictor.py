@@ -14,12 +14,15 @@ import contextlib
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nnprof.cli import app, err, out, user_errors
 from nnprof.errors import NNProfError
+
+if TYPE_CHECKING:
+    import torch
 
 MODEL_KINDS = ("narformer2", "gnn", "flops", "flops-mem", "global-attn")
 METHOD_LABEL = {  # short column heads, in the spirit of the paper's tables
@@ -69,13 +72,16 @@ PrecisionOpt = Annotated[
 ]
 
 
-def _warn_precision(precision: Precision, device: str) -> None:
-    """One warning line when bf16 would run emulated on this CPU (checked before any work)."""
+def _resolve_device(device: str, precision: Precision) -> torch.device:
+    """The device (a bad one fails here, before the slow part), with one warning line when
+    bf16 would run emulated on this CPU."""
     from nnprof import train as T
 
-    msg = T.precision_warning(precision.value, T.resolve_device(device))
+    dev = T.resolve_device(device)
+    msg = T.precision_warning(precision.value, dev)
     if msg:
         err.print(f"[yellow]warning:[/yellow] {msg}", highlight=False, soft_wrap=True)
+    return dev
 
 
 @contextlib.contextmanager
@@ -223,7 +229,7 @@ def train(
     from nnprof import train as T
     from nnprof.data import split_in_distribution
 
-    T.resolve_device(device)  # fail before the slow part
+    _resolve_device(device, precision)
     init_state, init_info = None, None
     args = T.ModelArgs(residual=True) if residual else None
     if init is not None:
@@ -239,7 +245,6 @@ def train(
     neural = model not in ("flops", "flops-mem")
     tr, va, te = (T.prepare(p, neural) for p in (split.train, split.val, split.test))
     cfg = T.TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, precision=precision.value)
-    _warn_precision(precision, device)
     with _progress_bar() as progress:
         res = T.train_model(model, tr, va, cfg, args=args, progress=progress, init_state=init_state)
     test = T.evaluate(res.model, te) if len(te) else None
@@ -333,6 +338,7 @@ def evaluate(
 
         if part not in ("test", "val", "train", "all"):
             raise NNProfError(f"--part {part!r}: use test, val, train or all")
+        dev = _resolve_device(device, precision)
         model, ckpt = T.load_checkpoint(checkpoint)
         samples = _load(dataset, platform)
         if part == "all":
@@ -342,8 +348,7 @@ def evaluate(
         if not chosen:
             raise NNProfError(f"the {part} part of {dataset} is empty; try --part all")
         data = T.prepare(chosen, ckpt["kind"] not in ("flops", "flops-mem"))
-        _warn_precision(precision, device)
-        scores = T.evaluate(model, data, device=T.resolve_device(device), precision=precision.value)
+        scores = T.evaluate(model, data, device=dev, precision=precision.value)
         if fmt is Format.json:
             _print_json({"checkpoint": str(checkpoint), "kind": ckpt["kind"], "dataset": dataset, "part": part, "scores": scores})
         elif fmt is Format.csv:
@@ -357,12 +362,11 @@ def evaluate(
     for k in kinds:
         if k not in MODEL_KINDS:
             raise NNProfError(f"unknown model {k!r} in --models; use all or a comma list of {', '.join(MODEL_KINDS)}")
-    T.resolve_device(device)
+    _resolve_device(device, precision)
     samples = _load(dataset, platform)
     protocols = ["in-distribution", "leave-one-family-out"] if protocol is Protocol.both else [protocol.value]
     held = [f.strip() for f in families.split(",")] if families else None
     cfg = T.TrainConfig(epochs=epochs, device=device, precision=precision.value)
-    _warn_precision(precision, device)
     results = []
     with _progress_bar() as progress:
         for p in protocols:
