@@ -49,6 +49,7 @@ class CollectConfig:
     families: list[str] = field(default_factory=list)  # empty = every family of nnprof.variants
     per_family: int = 400  # variants per family (indices 0 .. per_family-1)
     seed: int = 0  # generator seed; also seeds the split
+    tier: str = "base"  # budgets of nnprof.variants.TIERS: "base" (the zoo's) or "large"
 
     def family_list(self) -> list[str]:
         from nnprof.variants import FAMILIES
@@ -162,6 +163,7 @@ def build_one(variant) -> tuple[bytes, dict[str, Any]]:
         "seed": variant.seed,
         "input_size": variant.input_size,
         "batch_size": variant.batch_size,
+        **({"tier": variant.tier} if variant.tier != "base" else {}),  # base records stay as they were
         "export": {
             "exporter": "torchscript",
             "opset": OPSET,
@@ -210,7 +212,7 @@ class Builder:
 
         work = self.cfg.work
         for family, index in self._todo:
-            v = generate(family, index, self.cfg.seed)
+            v = generate(family, index, self.cfg.seed, self.cfg.tier)
             if v.id in self._skip or (work / "built" / f"{v.id}.json").exists() or not self._claim(v.id):
                 self.counts["skipped"] += 1
                 continue
@@ -264,7 +266,7 @@ def pending_ids(cfg: CollectConfig) -> list[str]:
     built = {p.stem for p in (work / "built").glob("*.json")}
     from nnprof.variants import variant_id
 
-    order = {variant_id(f, i, cfg.seed): k for k, (f, i) in enumerate(cfg.ids_in_order())}
+    order = {variant_id(f, i, cfg.seed, cfg.tier): k for k, (f, i) in enumerate(cfg.ids_in_order())}
     return sorted(built - done, key=lambda sid: order.get(sid, len(order)))
 
 
@@ -393,7 +395,7 @@ def finalize(cfg: CollectConfig) -> dict[str, Any]:
     split: dict[str, Any] = {"seed": cfg.seed, "test_frac": TEST_FRAC, "val_frac": VAL_FRAC, "val": [], "test": []}
     stats: dict[str, Any] = {"families": {}}
     for fam, recs in sorted(by_family.items()):
-        recs.sort(key=lambda r: r["index"])
+        recs.sort(key=lambda r: (r.get("tier", "base") != "base", r["index"]))  # base first, as before
         _write_atomic(cfg.zoo / "data" / f"{fam}.jsonl.gz", _gzip_lines(recs))
         lat = sorted(r["latency_ms"] for r in recs)
         for r in recs:

@@ -116,6 +116,36 @@ BUDGETS: dict[str, tuple[float, float, float]] = {
     "densenet": (0.01, 2.5, 30.0),
 }
 
+# The "large" tier: networks bigger than the base budgets allow, so that a predictor trained
+# on both covers real models such as VGG-16, ViT-B/16 or ResNet-152 and larger batches. Each
+# family starts where its base budget ends; the caps aim at <= ~400 ms on ONNX Runtime, CPU,
+# 1 thread (dense CNNs ~10 ms per GMAC on AMD EPYC family 26, depthwise and attention nets
+# up to ~40), and 140 M parameters admit VGG-style 4096-wide classifiers (VGG-11: 133 M).
+LARGE_BUDGETS: dict[str, tuple[float, float, float]] = {
+    "resnet": (3.0, 20.0, 140.0),
+    "vgg": (3.0, 20.0, 140.0),
+    "efficientnet": (1.5, 8.0, 140.0),
+    "mobilenetv2": (2.0, 10.0, 140.0),
+    "mobilenetv3": (1.5, 8.0, 140.0),
+    "mnasnet": (2.0, 10.0, 140.0),
+    "alexnet": (3.0, 20.0, 140.0),
+    "squeezenet": (3.0, 20.0, 140.0),
+    "googlenet": (3.0, 20.0, 140.0),
+    "nasbench201": (3.0, 15.0, 140.0),
+    "vit": (2.0, 20.0, 140.0),
+    "swin": (1.8, 12.0, 140.0),
+    "convnext": (1.8, 15.0, 140.0),
+    "mobilevit": (1.6, 8.0, 140.0),
+    "shufflenetv2": (1.5, 8.0, 140.0),
+    "regnet": (2.5, 15.0, 140.0),
+    "densenet": (2.5, 15.0, 140.0),
+}
+LARGE_BATCH_SIZES = (1, 2, 4, 8, 16)
+TIERS: dict[str, tuple[dict[str, tuple[float, float, float]], tuple[int, ...]]] = {
+    "base": (BUDGETS, BATCH_SIZES),
+    "large": (LARGE_BUDGETS, LARGE_BATCH_SIZES),
+}
+
 _MAX_TRIES = 200
 _WEIGHT_SEED = 0
 
@@ -131,6 +161,7 @@ class Variant:
     params: dict[str, Any] = field(default_factory=dict)
     input_size: int = 224
     batch_size: int = 1
+    tier: str = "base"
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
@@ -144,39 +175,56 @@ class Variant:
         return asdict(self)
 
 
-def variant_id(family: str, index: int, seed: int = 0) -> str:
-    """``resnet-000123`` for seed 0, ``resnet-s7-000123`` for seed 7."""
-    return f"{family}-{index:06d}" if seed == 0 else f"{family}-s{seed}-{index:06d}"
+def variant_id(family: str, index: int, seed: int = 0, tier: str = "base") -> str:
+    """``resnet-000123`` for seed 0, ``resnet-s7-000123`` for seed 7; other tiers name
+    themselves: ``resnet-large-000123``, ``resnet-large-s7-000123``."""
+    name = family if tier == "base" else f"{family}-{tier}"
+    return f"{name}-{index:06d}" if seed == 0 else f"{name}-s{seed}-{index:06d}"
 
 
-def generate(family: str, index: int, seed: int = 0) -> Variant:
-    """The variant number ``index`` of ``family`` under ``seed`` (deterministic)."""
+def generate(family: str, index: int, seed: int = 0, tier: str = "base") -> Variant:
+    """The variant number ``index`` of ``family`` under ``seed`` (deterministic).
+
+    ``tier`` picks the budgets (``TIERS``): "base" (the zoo's, ``BUDGETS``) or "large"
+    (``LARGE_BUDGETS``: the same samplers, bigger networks and batches up to 16, drawn from
+    their own random stream). In the large tier a network too small for the budget at the
+    drawn batch is also tried at doubled batches before it is drawn again.
+    """
     if family not in _SAMPLERS:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
+    if tier not in TIERS:
+        raise ValueError(f"unknown tier {tier!r}; choose from {', '.join(TIERS)}")
     if index < 0:
         raise ValueError(f"index must be >= 0, got {index}")
-    rng = random.Random(f"{family}:{seed}:{index}")
-    lo, hi, max_mparams = BUDGETS[family]
+    # the base stream's key is the one the measured zoo was drawn with: never change it
+    rng = random.Random(f"{family}:{seed}:{index}" if tier == "base" else f"{family}:{tier}:{seed}:{index}")
+    budgets, batches = TIERS[tier]
+    lo, hi, max_mparams = budgets[family]
+    sampler = _SAMPLERS[family] if tier == "base" else _LARGE_SAMPLERS.get(family, _SAMPLERS[family])
     for _ in range(_MAX_TRIES):
-        params = _SAMPLERS[family](rng)
-        batch = rng.choice(BATCH_SIZES)
+        params = sampler(rng)
+        batch = rng.choice(batches)
         cost = estimate_cost(family, params)
         gmacs = cost["macs"] / 1e9
         if cost["params"] / 1e6 > max_mparams:
             continue
         while batch > 1 and batch * gmacs > hi:
             batch //= 2
+        if tier != "base":
+            while batch < batches[-1] and batch * gmacs < lo:
+                batch *= 2
         if lo <= batch * gmacs <= hi:
             return Variant(
-                id=variant_id(family, index, seed),
+                id=variant_id(family, index, seed, tier),
                 family=family,
                 index=index,
                 seed=seed,
                 params=params,
                 input_size=int(params["input_size"]),
                 batch_size=batch,
+                tier=tier,
             )
-    raise RuntimeError(f"no {family} variant within budget after {_MAX_TRIES} draws")
+    raise RuntimeError(f"no {family} {tier}-tier variant within budget after {_MAX_TRIES} draws")
 
 
 def build_variant(family: str, params: dict[str, Any]):
@@ -941,14 +989,14 @@ def _build_shufflenetv2(p: dict[str, Any]):
 # --------------------------------------------------------------------------- RegNet
 
 
-def _sample_regnet(rng: random.Random) -> dict[str, Any]:
+def _sample_regnet(rng: random.Random, depth: tuple[int, int] = (6, 18), w_0: range = range(16, 97, 8)) -> dict[str, Any]:
     # RegNet design space (Radosavovic et al. 2020): widths from a quantised linear rule
     from torchvision.models.regnet import BlockParams
 
     while True:
         init = {
-            "depth": rng.randint(6, 18),
-            "w_0": rng.choice(range(16, 97, 8)),
+            "depth": rng.randint(*depth),
+            "w_0": rng.choice(w_0),
             "w_a": round(rng.uniform(8.0, 48.0), 2),
             "w_m": round(rng.uniform(2.0, 3.0), 3),
             "group_width": rng.choice([8, 16, 24, 32, 48, 64]),
@@ -1008,6 +1056,68 @@ def _build_densenet(p: dict[str, Any]):
     )
 
 
+# --------------------------------------------------------------------------- large tier
+# The base samplers stop near ResNet-50 / Swin-T / ConvNeXt-T / DenseNet-121 size. For the
+# large tier these six draw deeper and wider networks (up to about ResNet-152, Wide ResNet,
+# Swin-B, ConvNeXt-B, EfficientNet-B7 depth, DenseNet-201, RegNetY-16GF); VGG and ViT reach
+# VGG-19 and ViT-B with their base samplers once the parameter cap allows it, and the other
+# families grow by batch size.
+
+
+def _sample_resnet_large(rng: random.Random) -> dict[str, Any]:
+    p = _sample_resnet(rng)
+    p["depths"] = [rng.randint(1, 3), rng.randint(2, 8), rng.randint(2, 36), rng.randint(1, 3)]
+    p["base_width"] = rng.choice([32, 48, 64, 80, 96, 128])  # wider only: the groups still fit
+    return p
+
+
+def _sample_swin_large(rng: random.Random) -> dict[str, Any]:
+    p = _sample_swin(rng)
+    n = len(p["depths"])
+    embed = rng.choice([64, 96, 128])
+    p["embed_dim"] = embed
+    p["depths"] = [rng.randint(1, 2), rng.randint(1, 2), rng.randint(2, 18), rng.randint(1, 2)][:n]
+    p["num_heads"] = [max(1, embed * 2**i // 32) for i in range(n)]
+    return p
+
+
+def _sample_convnext_large(rng: random.Random) -> dict[str, Any]:
+    p = _sample_convnext(rng)
+    base = rng.choice([64, 80, 96, 128])
+    p["dims"] = [base, 2 * base, 4 * base, 8 * base]
+    p["depths"] = [rng.randint(1, 3), rng.randint(1, 3), rng.randint(3, 27), rng.randint(1, 3)]
+    return p
+
+
+def _sample_efficientnet_large(rng: random.Random) -> dict[str, Any]:
+    p = _sample_efficientnet(rng)
+    for i, (*_, n) in enumerate(_EFFNET_B0):
+        if i:
+            p["stages"][i][5] = rng.randint(n, 3 * n + 1)  # B7 repeats B0's stages ~3.1x
+    p["width_mult"] = rng.choice([1.0, 1.25, 1.5, 2.0])
+    return p
+
+
+def _sample_densenet_large(rng: random.Random) -> dict[str, Any]:
+    p = _sample_densenet(rng)
+    p["block_config"] = [rng.randint(4, 8), rng.randint(8, 16), rng.randint(12, 48), rng.randint(8, 32)]
+    p["growth_rate"] = rng.choice([24, 32, 48])
+    return p
+
+
+def _sample_regnet_large(rng: random.Random) -> dict[str, Any]:
+    return _sample_regnet(rng, depth=(12, 28), w_0=range(48, 257, 16))
+
+
+_LARGE_SAMPLERS = {
+    "resnet": _sample_resnet_large,
+    "swin": _sample_swin_large,
+    "convnext": _sample_convnext_large,
+    "efficientnet": _sample_efficientnet_large,
+    "densenet": _sample_densenet_large,
+    "regnet": _sample_regnet_large,
+}
+
 _SAMPLERS = {
     "resnet": _sample_resnet,
     "vgg": _sample_vgg,
@@ -1046,4 +1156,4 @@ _BUILDERS = {
     "regnet": _build_regnet,
     "densenet": _build_densenet,
 }
-assert list(_SAMPLERS) == FAMILIES and list(_BUILDERS) == FAMILIES
+assert list(_SAMPLERS) == FAMILIES and list(_BUILDERS) == FAMILIES and set(_LARGE_SAMPLERS) <= set(FAMILIES)

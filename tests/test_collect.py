@@ -1,5 +1,6 @@
 """The collection pipeline end to end on two tiny NAS-Bench-201 variants."""
 
+import gzip
 import json
 
 import pytest
@@ -16,6 +17,7 @@ from nnprof.collect import (
 from nnprof.data import read_zoo
 from nnprof.errors import NNProfError
 from nnprof.measure import Protocol
+from nnprof.variants import variant_id
 
 
 @pytest.fixture
@@ -98,3 +100,36 @@ def test_two_builders_share_the_work(tmp_path, monkeypatch):
     assert front.counts["built"] + back.counts["built"] == 6
     collect.release_claims(cfg)
     assert not list((cfg.work / "claims").iterdir())
+
+
+def test_large_tier_ids_order_and_finalize_keep_base_records_first(tmp_path):
+    # Two measured records, one per tier, finalized into a zoo that already holds a base
+    # record: base records keep their order and bytes, the large one follows with its tier.
+    cfg = CollectConfig(zoo=tmp_path / "zoo", work=tmp_path / "work", families=["vgg"], per_family=2, tier="large")
+    assert [variant_id(f, i, cfg.seed, cfg.tier) for f, i in cfg.ids_in_order()] == [
+        "vgg-large-000000", "vgg-large-000001"]
+    template = {"family": "vgg", "gen": {}, "seed": 0, "input_size": 64, "batch_size": 1,
+                "graph": {"name": "g", "nodes": [], "edges": [], "batch_size": 1, "input_shape": [1, 3, 64, 64]}}
+    base = {**template, "id": "vgg-000001", "model": "vgg-000001", "index": 1, "latency_ms": 1.0, "platform": {}}
+    collect._write_atomic(cfg.zoo / "data" / "vgg.jsonl.gz", collect._gzip_lines([base]))
+    before = (cfg.zoo / "data" / "vgg.jsonl.gz").read_bytes()
+    for sid, idx in (("vgg-large-000001", 1), ("vgg-large-000000", 0)):
+        rec = {**template, "id": sid, "model": sid, "index": idx, "tier": "large"}
+        collect._write_atomic(cfg.work / "built" / f"{sid}.json", json.dumps(rec).encode())
+        collect._append_line(cfg.work / "measured.jsonl", {"id": sid, "latency_ms": 5.0 + idx, "platform": {}})
+    assert pending_ids(cfg) == []  # both measured
+    assert finalize(cfg)["total"] == 3
+    lines = [json.loads(x) for x in gzip.decompress((cfg.zoo / "data" / "vgg.jsonl.gz").read_bytes()).splitlines()]
+    assert [r["id"] for r in lines] == ["vgg-000001", "vgg-large-000000", "vgg-large-000001"]
+    assert [r.get("tier") for r in lines] == [None, "large", "large"]
+    assert gzip.decompress(before).splitlines()[0] == json.dumps(lines[0], separators=(",", ":"), sort_keys=True).encode()
+
+
+def test_collect_rejects_an_unknown_tier(tmp_path, capsys):
+    from nnprof.cli import run
+
+    with pytest.raises(SystemExit) as exc:
+        run(["collect", "status", "--tier", "huge", "--work", str(tmp_path / "w"), "--zoo", str(tmp_path / "z")])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2
+    assert err == "error: --tier: unknown tier 'huge'; choose from base, large"

@@ -8,6 +8,8 @@ from nnprof.variants import (
     BATCH_SIZES,
     BUDGETS,
     FAMILIES,
+    LARGE_BATCH_SIZES,
+    LARGE_BUDGETS,
     Variant,
     build_nb201_network,
     build_variant,
@@ -203,3 +205,29 @@ def test_generated_variants_export_and_simplify(family, tmp_path):
         onnx.checker.check_model(simplified)
         dims = [d.dim_value for d in simplified.graph.input[0].type.tensor_type.shape.dim]
         assert tuple(dims) == v.input_shape
+
+
+@pytest.mark.parametrize("family", ["resnet", "vit", "mobilenetv3"])
+def test_large_tier_is_its_own_deterministic_stream(family):
+    v = generate(family, 3, tier="large")
+    assert v == generate(family, 3, tier="large")
+    assert v.id == f"{family}-large-000003" and v.tier == "large"
+    assert generate(family, 3, seed=2, tier="large").id == f"{family}-large-s2-000003"
+    assert v.batch_size in LARGE_BATCH_SIZES
+    lo, hi, max_mparams = LARGE_BUDGETS[family]
+    cost = estimate_cost(family, v.params, v.batch_size)
+    assert lo <= cost["macs"] / 1e9 <= hi  # above every base variant of the family
+    assert cost["macs"] / 1e9 > BUDGETS[family][0]
+    assert cost["params"] / 1e6 <= max_mparams
+    base = generate(family, 3)
+    assert base.tier == "base" and base.id == f"{family}-000003"
+    assert base.params != v.params
+    assert Variant(**json.loads(json.dumps(v.to_dict()))) == v
+
+
+def test_large_samplers_reach_beyond_the_base_design_space():
+    # ResNet's base sampler allows at most 6 blocks in stage 3; the large one goes to 36
+    depths = [generate("resnet", i, tier="large").params["depths"][2] for i in range(8)]
+    assert max(depths) > 6
+    with pytest.raises(ValueError, match="unknown tier"):
+        generate("resnet", 0, tier="huge")

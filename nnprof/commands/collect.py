@@ -33,6 +33,10 @@ Families = Annotated[
     str, typer.Option("--families", help="Comma-separated families (default: all).")
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Generator seed (also seeds the split).")]
+Tier = Annotated[
+    str,
+    typer.Option("--tier", help="Variant budgets: base (the zoo's) or large (bigger networks and batches up to 16)."),
+]
 Work = Annotated[Path, typer.Option("--work", help="Work directory (resumable state).")]
 Zoo = Annotated[Path, typer.Option("--zoo", help="Dataset directory written by finalize.")]
 Block = Annotated[int, typer.Option("--block", help="Networks timed together (rounds interleaved).")]
@@ -43,13 +47,16 @@ Cores = Annotated[
 ]
 
 
-def _config(per_family: int, families: str, seed: int, work: Path, zoo: Path):
+def _config(per_family: int, families: str, seed: int, work: Path, zoo: Path, tier: str = "base"):
     from nnprof.collect import CollectConfig
+    from nnprof.variants import TIERS
 
     if per_family < 1:
         raise NNProfError(f"--per-family must be >= 1, got {per_family}")
+    if tier not in TIERS:
+        raise NNProfError(f"--tier: unknown tier {tier!r}; choose from {', '.join(TIERS)}")
     fams = [f.strip() for f in families.split(",") if f.strip()]
-    cfg = CollectConfig(zoo=zoo, work=work, families=fams, per_family=per_family, seed=seed)
+    cfg = CollectConfig(zoo=zoo, work=work, families=fams, per_family=per_family, seed=seed, tier=tier)
     cfg.family_list()  # validates the names
     return cfg
 
@@ -65,13 +72,14 @@ def build_cmd(
     per_family: PerFamily = 400,
     families: Families = "",
     seed: Seed = 0,
+    tier: Tier = "base",
     work: Work = Path(".nnprof-collect"),
     zoo: Zoo = Path("zoo"),
 ) -> None:
     """Export, simplify and parse every variant not built yet."""
     from nnprof.collect import build_stage
 
-    counts = build_stage(_config(per_family, families, seed, work, zoo), on_event=_event)
+    counts = build_stage(_config(per_family, families, seed, work, zoo, tier), on_event=_event)
     out.print(f"build: {counts['built']} built, {counts['skipped']} already there, {counts['failed']} failed")
 
 
@@ -81,6 +89,7 @@ def measure_cmd(
     per_family: PerFamily = 400,
     families: Families = "",
     seed: Seed = 0,
+    tier: Tier = "base",
     work: Work = Path(".nnprof-collect"),
     zoo: Zoo = Path("zoo"),
     block: Block = 48,
@@ -90,7 +99,7 @@ def measure_cmd(
     """Time every built, unmeasured network (ONNX Runtime CPU, nnprof's protocol)."""
     from nnprof.collect import measure_stage
 
-    cfg = _config(per_family, families, seed, work, zoo)
+    cfg = _config(per_family, families, seed, work, zoo, tier)
     counts = measure_stage(cfg, block=block, threads=threads, wait=wait, on_event=_event)
     out.print(f"measure: {counts['measured']} measured, {counts['failed']} failed")
 
@@ -101,6 +110,7 @@ def finalize_cmd(
     per_family: PerFamily = 400,
     families: Families = "",
     seed: Seed = 0,
+    tier: Tier = "base",
     work: Work = Path(".nnprof-collect"),
     zoo: Zoo = Path("zoo"),
 ) -> None:
@@ -109,7 +119,7 @@ def finalize_cmd(
 
     from nnprof.collect import finalize
 
-    stats = finalize(_config(per_family, families, seed, work, zoo))
+    stats = finalize(_config(per_family, families, seed, work, zoo, tier))
     t = Table(title=f"{zoo}: {stats['total']} measured networks")
     for c in ("family", "count", "min ms", "median ms", "max ms", "median nodes"):
         t.add_column(c, justify="left" if c == "family" else "right")
@@ -125,6 +135,7 @@ def status_cmd(
     per_family: PerFamily = 400,
     families: Families = "",
     seed: Seed = 0,
+    tier: Tier = "base",
     work: Work = Path(".nnprof-collect"),
     zoo: Zoo = Path("zoo"),
 ) -> None:
@@ -135,9 +146,9 @@ def status_cmd(
 
     from nnprof.collect import read_jsonl
 
-    cfg = _config(per_family, families, seed, work, zoo)
-    built = Counter(p.stem.rsplit("-", 1)[0] for p in (work / "built").glob("*.json"))
-    measured = Counter(r["id"].rsplit("-", 1)[0] for r in read_jsonl(work / "measured.jsonl"))
+    cfg = _config(per_family, families, seed, work, zoo, tier)
+    built = Counter(p.stem.split("-", 1)[0] for p in (work / "built").glob("*.json"))  # ids start "<family>-"
+    measured = Counter(r["id"].split("-", 1)[0] for r in read_jsonl(work / "measured.jsonl"))
     failed = Counter(r["family"] for r in read_jsonl(work / "failed.jsonl"))
     t = Table(title=f"collection in {work}")
     for c in ("family", "target", "built", "build failed", "measured"):
@@ -155,6 +166,7 @@ def run_cmd(
     per_family: PerFamily = 400,
     families: Families = "",
     seed: Seed = 0,
+    tier: Tier = "base",
     work: Work = Path(".nnprof-collect"),
     zoo: Zoo = Path("zoo"),
     block: Block = 48,
@@ -168,7 +180,7 @@ def run_cmd(
     """
     from nnprof.collect import Builder, finalize, measure_stage, release_claims
 
-    cfg = _config(per_family, families, seed, work, zoo)
+    cfg = _config(per_family, families, seed, work, zoo, tier)
     release_claims(cfg)
     pins: list[int] = []
     if cores.strip():
@@ -180,7 +192,7 @@ def run_cmd(
             raise NNProfError(f"--cores: {cores!r} must name two available cores (have {sorted(os.sched_getaffinity(0))})")
     argv = [sys.executable, "-c", "from nnprof.cli import run; run()", "collect", "build",
             "--per-family", str(per_family), "--families", families, "--seed", str(seed),
-            "--work", str(work), "--zoo", str(zoo)]
+            "--tier", tier, "--work", str(work), "--zoo", str(zoo)]
     def pre() -> None:  # pinned, and ended with its parent (Linux PR_SET_PDEATHSIG)
         if pins:
             os.sched_setaffinity(0, {pins[0]})
