@@ -50,6 +50,7 @@ class Sample:
     platform: dict[str, Any] = field(default_factory=dict)
     split: str | None = None  # "train" | "val" | "test" as fixed by the dataset, else None
     model: str = ""  # model name (zoo) or ONNX path (NNLQP)
+    tier: str = "base"  # the generator's budget tier (nnprof.variants.TIERS) for zoo variants
 
 
 @dataclass
@@ -125,6 +126,7 @@ def read_zoo(root: str | Path) -> list[Sample]:
                     input_size=int(rec.get("input_size") or 0),
                     platform=dict(rec.get("platform") or {}),
                     model=str(rec.get("model") or ""),
+                    tier=str(rec.get("tier") or "base"),
                 )
             )
     _apply_split_file(root / "split.json", samples)

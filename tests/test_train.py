@@ -345,3 +345,32 @@ def test_cli_warns_once_when_bf16_would_be_emulated(tmp_path, monkeypatch, has_b
     assert r.exit_code == 0, r.output
     warned = [ln for ln in r.stderr.splitlines() if "--precision bf16 on a CPU without bfloat16" in ln]
     assert len(warned) == (0 if has_bf16 else 1)
+
+
+def test_cli_evaluate_checkpoint_on_one_tier(tmp_path):
+    import gzip
+
+    ckpt = tmp_path / "m.pt"
+    r = runner.invoke(app, ["train", "synthetic:6", "--epochs", "1", "--device", "cpu", "-o", str(ckpt), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    zoo = tmp_path / "zoo"
+    (zoo / "data").mkdir(parents=True)
+    recs = []
+    for i, s in enumerate(synthetic(per_family=3)[:7]):
+        rec = {"id": f"conv-{i:06d}", "family": "conv", "latency_ms": s.latency_ms, "batch_size": s.graph.batch_size,
+               "graph": s.graph.to_dict()}
+        if i >= 3:
+            rec.update(id=f"conv-large-{i:06d}", tier="large")
+        recs.append(json.dumps(rec))
+    (zoo / "data" / "conv.jsonl.gz").write_bytes(gzip.compress("\n".join(recs).encode()))
+    counts = {}
+    for tier in ("all", "base", "large"):
+        r = runner.invoke(app, ["evaluate", str(zoo), "--checkpoint", str(ckpt), "--part", "all", "--tier", tier, "-f", "json"])
+        assert r.exit_code == 0, r.output
+        res = json.loads(r.stdout)
+        assert res["tier"] == tier
+        counts[tier] = res["scores"]["all"]["n"]
+    assert counts == {"all": 7, "base": 3, "large": 4}
+    r = runner.invoke(app, ["evaluate", str(zoo), "--checkpoint", str(ckpt), "--part", "all", "--tier", "huge"])
+    assert r.exit_code == 2
+    assert "holds no samples of tier 'huge'" in r.output

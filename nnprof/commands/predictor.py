@@ -53,6 +53,9 @@ Dataset = Annotated[
 Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (paper: 50).")]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of initialisation and batch order.")]
 Device = Annotated[str, typer.Option("--device", help="auto (cuda if available) | cpu | cuda.")]
+TierOpt = Annotated[
+    str, typer.Option("--tier", help="Only zoo variants of this generator tier: base, large, or all.")
+]
 PlatformOpt = Annotated[
     str | None, typer.Option("--platform", help="NNLQP PlatformId to use when gt.txt mixes several.")
 ]
@@ -189,10 +192,14 @@ def _print_json(obj: Any) -> None:
     out.print(json.dumps(obj, indent=2, allow_nan=False), markup=False, highlight=False, soft_wrap=True)
 
 
-def _load(dataset: str, platform: str | None):
+def _load(dataset: str, platform: str | None, tier: str = "all"):
     from nnprof.data import load_dataset
 
     samples = load_dataset(dataset, platform)
+    if tier != "all":
+        samples = [s for s in samples if s.tier == tier]
+        if not samples:
+            raise NNProfError(f"{dataset} holds no samples of tier {tier!r} (zoo variants are 'base' or 'large'); use --tier all")
     if len(samples) < 3:
         raise NNProfError(f"{dataset} holds {len(samples)} samples; a predictor needs at least 3")
     return samples
@@ -215,6 +222,7 @@ def train(
     val_frac: ValFrac = 0.1,
     test_frac: TestFrac = 0.1,
     platform: PlatformOpt = None,
+    tier: TierOpt = "all",
     precision: PrecisionOpt = Precision.fp32,
     residual: Annotated[
         bool, typer.Option("--residual", help="Neural models: learn a bounded factor on a FLOPs+memory power law (extrapolates to bigger graphs).")
@@ -239,7 +247,7 @@ def train(
         init_state = base_model.state_dict()
         args = T.ModelArgs.from_dict(base["model_args"])
         init_info = {"path": str(init), "created": base.get("created"), "epochs": (base.get("train_config") or {}).get("epochs"), "init": base.get("init")}
-    samples = _load(dataset, platform)
+    samples = _load(dataset, platform, tier)
     split = split_in_distribution(samples, val_frac, test_frac, seed=0)
     err.print(f"{len(samples)} samples: train {len(split.train)}, val {len(split.val)}, test {len(split.test)}; encoding...", highlight=False)
     neural = model not in ("flops", "flops-mem")
@@ -311,6 +319,7 @@ def evaluate(
     dataset: Dataset = "zoo/",
     checkpoint: Annotated[Path | None, typer.Option("--checkpoint", "-c", help="Score this checkpoint on the dataset.")] = None,
     part: Annotated[str, typer.Option("--part", help="With --checkpoint: test | val | train | all samples of the dataset.")] = "test",
+    tier: TierOpt = "all",
     protocol: Annotated[Protocol | None, typer.Option("--protocol", "-p", help="Train and test every method under a protocol.")] = None,
     models: Annotated[str, typer.Option("--models", help="all, or a comma list of narformer2,gnn,flops,flops-mem,global-attn.")] = "all",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Training runs per method (mean ± std).")] = 1,
@@ -340,7 +349,7 @@ def evaluate(
             raise NNProfError(f"--part {part!r}: use test, val, train or all")
         dev = _resolve_device(device, precision)
         model, ckpt = T.load_checkpoint(checkpoint)
-        samples = _load(dataset, platform)
+        samples = _load(dataset, platform, tier)
         if part == "all":
             chosen = samples
         else:
@@ -350,11 +359,12 @@ def evaluate(
         data = T.prepare(chosen, ckpt["kind"] not in ("flops", "flops-mem"))
         scores = T.evaluate(model, data, device=dev, precision=precision.value)
         if fmt is Format.json:
-            _print_json({"checkpoint": str(checkpoint), "kind": ckpt["kind"], "dataset": dataset, "part": part, "scores": scores})
+            _print_json({"checkpoint": str(checkpoint), "kind": ckpt["kind"], "dataset": dataset, "part": part, "tier": tier, "scores": scores})
         elif fmt is Format.csv:
-            _print_csv(_score_rows(scores, kind=ckpt["kind"], part=part))
+            _print_csv(_score_rows(scores, kind=ckpt["kind"], part=part, tier=tier))
         else:
-            out.print(_score_table(f"{ckpt['kind']} ({checkpoint}) on the {part} part of {dataset}", scores))
+            which = "" if tier == "all" else f", {tier} tier"
+            out.print(_score_table(f"{ckpt['kind']} ({checkpoint}) on the {part} part of {dataset}{which}", scores))
         return
 
     # the paper's column order: simple baselines first, NAR-Former V2 last
