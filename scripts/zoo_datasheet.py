@@ -49,8 +49,9 @@ def si(v: float) -> str:
 def families_table(recs: list[dict], split: dict) -> list[str]:
     side = dict.fromkeys(split.get("val", []), "val") | dict.fromkeys(split.get("test", []), "test")
     by = defaultdict(list)
-    for r in recs:
-        by[r["family"]].append(r)
+    for r in recs:  # a tier other than the base one gets rows of its own: "resnet (large)"
+        tier = r.get("tier", "base")
+        by[r["family"] if tier == "base" else f"{r['family']} ({tier})"].append(r)
     out = [
         "| family | networks | train / val / test | latency ms: min | median | max | nodes: min-max | MACs: min-max | batch sizes | input sizes |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -64,12 +65,15 @@ def families_table(recs: list[dict], split: dict) -> list[str]:
             f"| {min(r['nodes'] for r in rs)}-{max(r['nodes'] for r in rs)} | {si(min(r['macs'] for r in rs))}-{si(max(r['macs'] for r in rs))} "
             f"| {', '.join(map(str, sorted({r['batch_size'] for r in rs})))} | {', '.join(map(str, sorted({r['input_size'] for r in rs})))} |"
         )
-    lat = [r["latency_ms"] for r in recs]
-    parts = Counter(side.get(r["id"], "train") for r in recs)
-    out.append(
-        f"| **all** | **{len(recs)}** | {parts['train']} / {parts['val']} / {parts['test']} | {min(lat):.3g} | {st.median(lat):.3g} | {max(lat):.3g} "
-        f"| {min(r['nodes'] for r in recs)}-{max(r['nodes'] for r in recs)} | {si(min(r['macs'] for r in recs))}-{si(max(r['macs'] for r in recs))} | | |"
-    )
+    tiers = sorted({r.get("tier", "base") for r in recs})
+    groups = [(f"all, {t} tier", [r for r in recs if r.get("tier", "base") == t]) for t in tiers] if len(tiers) > 1 else []
+    for name, rs in [*groups, ("all", recs)]:
+        lat = [r["latency_ms"] for r in rs]
+        parts = Counter(side.get(r["id"], "train") for r in rs)
+        out.append(
+            f"| **{name}** | **{len(rs)}** | {parts['train']} / {parts['val']} / {parts['test']} | {min(lat):.3g} | {st.median(lat):.3g} | {max(lat):.3g} "
+            f"| {min(r['nodes'] for r in rs)}-{max(r['nodes'] for r in rs)} | {si(min(r['macs'] for r in rs))}-{si(max(r['macs'] for r in rs))} | | |"
+        )
     return out
 
 
