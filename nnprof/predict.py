@@ -139,8 +139,17 @@ def graph_features(
 # --------------------------------------------------------------------------- checkpoint
 
 
+def bundled_checkpoints() -> dict[str, Path]:
+    """The checkpoints shipped next to the default one, by short name: ``default`` is
+    ``nnprof-latency.pt``, ``zen3`` is ``nnprof-latency-zen3.pt`` and so on."""
+    found = {p.stem[len(DEFAULT_CHECKPOINT.stem):].lstrip("-") or "default": p
+             for p in DEFAULT_CHECKPOINT.parent.glob(f"{DEFAULT_CHECKPOINT.stem}*.pt")}
+    return dict(sorted(found.items(), key=lambda kv: (kv[0] != "default", kv[0])))  # the default first
+
+
 def checkpoint_path(path: str | Path | None = None) -> Path:
-    """The checkpoint to use: `path`, or the bundled one; one-line error if it is missing."""
+    """The checkpoint to use: `path` (a file, or a bundled checkpoint's short name such as
+    ``zen3``), or the bundled default; one-line error if it is missing."""
     if path is None:
         if not DEFAULT_CHECKPOINT.is_file():
             raise NNProfError(
@@ -150,9 +159,14 @@ def checkpoint_path(path: str | Path | None = None) -> Path:
         return DEFAULT_CHECKPOINT
     p = Path(path).expanduser()
     if not p.is_file():
+        bundled = bundled_checkpoints()
+        if str(path) in bundled and not p.exists():
+            return bundled[str(path)]
         what = "is a directory, not a checkpoint file" if p.is_dir() else "not found"
+        looks_like_a_name = bundled and p.suffix == "" and len(p.parts) == 1
+        names = f" (bundled: {', '.join(bundled)}; `nnprof checkpoints` lists them)" if looks_like_a_name else ""
         raise NNProfError(
-            f"checkpoint {p} {what}; train one with `{TRAIN_COMMAND}` (or fine-tune one with "
+            f"checkpoint {p} {what}{names}; train one with `{TRAIN_COMMAND}` (or fine-tune one with "
             "`nnprof finetune measurements.csv -o FILE`)"
         )
     return p

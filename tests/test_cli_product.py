@@ -291,3 +291,32 @@ def test_jobs_convert_in_workers_with_the_same_results(tmp_path, ckpt):
     cache.clear()
     serial = json.loads(ok(argv).stdout)
     assert from_workers == serial and len(serial) == 6
+
+
+def test_bundled_checkpoints_by_name(tmp_path, monkeypatch, ckpt):
+    import shutil
+
+    d = tmp_path / "checkpoints"
+    d.mkdir()
+    for name in ("nnprof-latency.pt", "nnprof-latency-zen3.pt"):
+        shutil.copy(ckpt, d / name)
+    (d / "other.pt").write_bytes(b"not bundled")  # not an nnprof-latency*.pt file
+    monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", d / "nnprof-latency.pt")
+    assert P.bundled_checkpoints() == {"default": d / "nnprof-latency.pt", "zen3": d / "nnprof-latency-zen3.pt"}
+    assert P.checkpoint_path("zen3") == d / "nnprof-latency-zen3.pt"
+    assert P.checkpoint_path("default") == d / "nnprof-latency.pt"
+    local = tmp_path / "zen3"  # a file of that name wins over the bundled one
+    shutil.copy(ckpt, local)
+    monkeypatch.chdir(tmp_path)
+    assert P.checkpoint_path("zen3").resolve() == local
+    net = tiny_net(tmp_path / "n.onnx")
+    one_line_error(["predict", net, "-c", "zen9"], "checkpoint zen9 not found (bundled: default, zen3;")
+
+    rows = json.loads(ok(["checkpoints", "-f", "json"]).stdout)
+    assert [(r["name"], r["file"], r["default"]) for r in rows] == [
+        ("default", "nnprof-latency.pt", True), ("zen3", "nnprof-latency-zen3.pt", False)]
+    assert all(isinstance(r["this_cpu"], bool) and r["gmacs_max"] > 0 for r in rows)
+    table = ok(["checkpoints"]).stdout
+    assert "nnprof-latency-zen3.pt" in table and "--checkpoint NAME" in table
+    monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", tmp_path / "empty" / "nnprof-latency.pt")
+    one_line_error(["checkpoints"], "no bundled checkpoints in")

@@ -68,8 +68,8 @@ CheckpointOpt = Annotated[
     Path | None,
     typer.Option(
         "--checkpoint", "-c", show_default=False,
-        help="Predictor checkpoint (nnprof train / nnprof finetune). Default: the bundled "
-        "checkpoints/nnprof-latency.pt.",
+        help="Predictor checkpoint: a file (nnprof train / nnprof finetune) or a bundled "
+        "checkpoint's name (nnprof checkpoints). Default: the bundled checkpoints/nnprof-latency.pt.",
     ),
 ]
 DeviceOpt = Annotated[
@@ -477,4 +477,55 @@ def finetune(
         t.add_column(col, justify="left" if col in ("", "checkpoint") else "right")
     for r in table_rows:
         t.add_row(r["stage"], r["checkpoint"], f"{r['mape']:.2f}", f"{r['acc10']:.1f}")
+    _print_wide(t)
+
+
+@app.command("checkpoints")
+@user_errors
+def checkpoints_cmd(fmt: FormatOpt = Format.table) -> None:
+    """The bundled checkpoints: the platform each predicts for, what it was trained on, and
+    which one was measured on this machine's CPU. Use one with `--checkpoint NAME`."""
+    from nnprof import train as T
+    from nnprof.measure import platform_fingerprint
+    from nnprof.predict import (
+        DEFAULT_CHECKPOINT,
+        bundled_checkpoints,
+        describe_platform,
+        training_profile,
+    )
+
+    here = platform_fingerprint().get("cpu_id") or None
+    rows = []
+    for name, path in bundled_checkpoints().items():
+        _, ckpt = T.load_checkpoint(path)
+        prof, plat = training_profile(ckpt), ckpt.get("platform") or {}
+        rows.append({
+            "name": name,
+            "file": path.name,
+            "default": path == DEFAULT_CHECKPOINT,
+            "predicts_for": describe_platform(plat),
+            "this_cpu": here is not None and plat.get("cpu_id") == here,
+            "trained_on": ckpt.get("dataset"),
+            "gmacs_max": prof.macs[1] / 1e9 if prof.macs else None,
+            "latency_ms_max": prof.latency_ms[1] if prof.latency_ms else None,
+        })
+    if not rows:
+        raise NNProfError(f"no bundled checkpoints in {DEFAULT_CHECKPOINT.parent}")
+    if fmt is Format.json:
+        _print_json(rows)
+        return
+    if fmt is Format.csv:
+        _print_csv(rows, list(rows[0]))
+        return
+    from rich.table import Table
+
+    t = Table(title="Bundled checkpoints (use one with --checkpoint NAME)")
+    for col in ("name", "file", "predicts for", "this CPU", "trained on", "up to GMACs", "up to ms"):
+        t.add_column(col, justify="right" if col.startswith("up to") else "left")
+    for r in rows:
+        t.add_row(
+            r["name"], r["file"], r["predicts_for"],
+            "yes" if r["this_cpu"] else "", str(r["trained_on"] or ""),
+            f"{r['gmacs_max']:.3g}" if r["gmacs_max"] else "", f"{r['latency_ms_max']:.3g}" if r["latency_ms_max"] else "",
+        )
     _print_wide(t)
