@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     results = []
-    print(f"{'checkpoint':34s} {'set':52s} {'n':>4s} {'MAPE %':>7s} {'Acc10 %':>7s} {'tau':>6s} {'median err %':>12s}")
+    w = max(len("checkpoint"), *(len(Path(c).name) for c in a.checkpoints))
+    print(f"{'checkpoint':{w}s} {'set':52s} {'n':>4s} {'MAPE %':>7s} {'Acc10 %':>7s} {'tau':>6s} {'median err %':>12s}")
     for ckpt, pred in zip(a.checkpoints, preds, strict=True):
         for name, (y, data) in zsets.items():
             s = _scores(y, T.predict(pred.model, data, 32, pred.device).tolist())
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append({"checkpoint": ckpt, "set": name, **s})
         for r in results:
             if r["checkpoint"] == ckpt:
-                print(f"{Path(ckpt).name:34s} {r['set']:52s} {r['n']:4d} {r['mape']:7.2f} {r['acc10']:7.1f} "
+                print(f"{Path(ckpt).name:{w}s} {r['set']:52s} {r['n']:4d} {r['mape']:7.2f} {r['acc10']:7.1f} "
                       f"{r['kendall']:6.3f} {r['median_err']:+12.1f}")
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=1))
