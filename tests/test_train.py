@@ -374,3 +374,20 @@ def test_cli_evaluate_checkpoint_on_one_tier(tmp_path):
     r = runner.invoke(app, ["evaluate", str(zoo), "--checkpoint", str(ckpt), "--part", "all", "--tier", "huge"])
     assert r.exit_code == 2
     assert "holds no samples of tier 'huge'" in r.output
+
+
+def test_cli_evaluate_and_init_take_a_bundled_checkpoint_name(tmp_path, monkeypatch):
+    from nnprof import predict as P
+
+    ckpt = tmp_path / "checkpoints" / "nnprof-latency-tiny.pt"
+    ckpt.parent.mkdir()
+    r = runner.invoke(app, ["train", "synthetic:4", "--epochs", "1", "--device", "cpu", "-o", str(ckpt), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", tmp_path / "checkpoints" / "nnprof-latency.pt")
+    r = runner.invoke(app, ["evaluate", "synthetic:4", "--checkpoint", "tiny", "--part", "all", "-f", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["scores"]["all"]["n"] == 12
+    out = tmp_path / "b.pt"
+    r = runner.invoke(app, ["train", "synthetic:4", "--epochs", "1", "--device", "cpu", "--init", "tiny", "-o", str(out), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    assert torch.load(out, weights_only=True)["init"]["path"] == str(ckpt)

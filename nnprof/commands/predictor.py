@@ -241,6 +241,9 @@ def train(
     init_state, init_info = None, None
     args = T.ModelArgs(residual=True) if residual else None
     if init is not None:
+        from nnprof.predict import checkpoint_path
+
+        init = checkpoint_path(init)  # a file or a bundled checkpoint's name
         base_model, base = T.load_checkpoint(init)
         if base["kind"] != model:
             raise NNProfError(f"--init {init} holds a {base['kind']} model, not {model}; pass --model {base['kind']}")
@@ -348,7 +351,9 @@ def evaluate(
         if part not in ("test", "val", "train", "all"):
             raise NNProfError(f"--part {part!r}: use test, val, train or all")
         dev = _resolve_device(device, precision)
-        model, ckpt = T.load_checkpoint(checkpoint)
+        from nnprof.predict import checkpoint_path
+
+        model, ckpt = T.load_checkpoint(checkpoint_path(checkpoint))  # a file or a bundled name
         samples = _load(dataset, platform, tier)
         if part == "all":
             chosen = samples
