@@ -26,7 +26,7 @@ from nnprof.predict import load_predictor
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("csv")
-    ap.add_argument("--checkpoint", default=None)
+    ap.add_argument("--checkpoint", "-c", default=None, help="a file or a bundled checkpoint name (default: the bundled default)")
     ap.add_argument("--json", default=None, help="also write the rows and scores here")
     a = ap.parse_args(argv)
     try:
