@@ -550,6 +550,13 @@ def _cpuinfo() -> dict[str, str]:
     return info
 
 
+def cpu_id() -> str:
+    """'vendor_id=AuthenticAMD family=25 model=1 stepping=1': tells apart CPUs that a VM names
+    alike ("AMD EPYC"); empty where /proc/cpuinfo is not readable."""
+    info = _cpuinfo()
+    return " ".join(f"{k.split()[-1]}={info[k]}" for k in ("vendor_id", "cpu family", "model", "stepping") if k in info)
+
+
 def platform_fingerprint(threads: int = 1, provider: str = "cpu") -> dict[str, Any]:
     """What a latency depends on besides the network: CPU, threads, provider, runtime, precision.
 
@@ -561,10 +568,6 @@ def platform_fingerprint(threads: int = 1, provider: str = "cpu") -> dict[str, A
 
     info = _cpuinfo()
     cpu = info.get("model name") or platform.processor() or platform.machine() or "unknown"
-    cpu_id = " ".join(
-        f"{k.split()[-1]}={info[k]}" for k in ("vendor_id", "cpu family", "model", "stepping")
-        if k in info
-    )
     flags = set(info.get("flags", "").split())
     isa = [x for x in ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
            if x in flags]
@@ -574,7 +577,7 @@ def platform_fingerprint(threads: int = 1, provider: str = "cpu") -> dict[str, A
         affinity = os.cpu_count() or 0
     return {
         "cpu": cpu,
-        "cpu_id": cpu_id,
+        "cpu_id": cpu_id(),
         "isa": "+".join(isa),
         "logical_cpus": os.cpu_count() or 0,
         "affinity_cpus": affinity,

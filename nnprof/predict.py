@@ -322,6 +322,33 @@ class Predictor:
         return out
 
 
+def other_cpu_note(pred: Predictor) -> str | None:
+    """One line for a checkpoint that predicts for another CPU than this machine's (None when
+    the CPUs match or either is unknown), naming a bundled checkpoint measured on this CPU."""
+    import torch
+
+    from nnprof.measure import cpu_id
+
+    want, here = str((pred.platform or {}).get("cpu_id") or ""), cpu_id()
+    if not want or not here or want == here:
+        return None
+    mine = []
+    for name, path in bundled_checkpoints().items():
+        if path.resolve() == pred.path.resolve():
+            continue
+        try:
+            plat = torch.load(path, map_location="cpu", weights_only=True).get("platform") or {}
+        except Exception:  # an unreadable bundled file is `nnprof checkpoints`' to report
+            continue
+        if plat.get("cpu_id") == here:
+            mine.append(name)
+    fm = re.search(r"family=(\S+) model=(\S+)", here)
+    this = f"family {fm.group(1)} model {fm.group(2)}" if fm else here
+    then = (f"the bundled checkpoint {mine[0]!r} was measured on it (--checkpoint {mine[0]})" if mine
+            else "measure ~30 models here and `nnprof finetune` for its own latencies")
+    return f"this machine's CPU ({this}) is not the one {pred.path.name} predicts for; {then}"
+
+
 def load_predictor(path: str | Path | None = None, device: str = "auto") -> Predictor:
     """Load a checkpoint (the bundled one by default) once, on the chosen device."""
     from nnprof import train as T

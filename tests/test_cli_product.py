@@ -320,3 +320,32 @@ def test_bundled_checkpoints_by_name(tmp_path, monkeypatch, ckpt):
     assert "nnprof-latency-zen3.pt" in table and "--checkpoint NAME" in table
     monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", tmp_path / "empty" / "nnprof-latency.pt")
     one_line_error(["checkpoints"], "no bundled checkpoints in")
+
+
+def test_a_checkpoint_for_another_cpu_gets_a_note(tmp_path, monkeypatch, ckpt):
+    from nnprof import measure as M
+
+    d = tmp_path / "checkpoints"
+    d.mkdir()
+    for name, cpu in (("nnprof-latency.pt", "family=26 model=2"), ("nnprof-latency-zen3.pt", "family=25 model=1")):
+        c = torch.load(ckpt, weights_only=True)
+        c["platform"] = {"cpu": "AMD EPYC", "cpu_id": f"vendor_id=AuthenticAMD {cpu} stepping=1", "threads": 1}
+        torch.save(c, d / name)
+    monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", d / "nnprof-latency.pt")
+    monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=AuthenticAMD family=25 model=1 stepping=1")
+    default, zen3 = P.load_predictor(None, "cpu"), P.load_predictor("zen3", "cpu")
+    assert P.other_cpu_note(default) == (
+        "this machine's CPU (family 25 model 1) is not the one nnprof-latency.pt predicts for; "
+        "the bundled checkpoint 'zen3' was measured on it (--checkpoint zen3)")
+    assert P.other_cpu_note(zen3) is None  # measured on this CPU
+    monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=GenuineIntel family=6 model=143 stepping=8")
+    assert P.other_cpu_note(zen3).endswith("measure ~30 models here and `nnprof finetune` for its own latencies")
+    assert P.other_cpu_note(P.load_predictor(ckpt, "cpu")) is None  # no recorded platform: nothing to compare
+    monkeypatch.setattr(M, "cpu_id", lambda: "")
+    assert P.other_cpu_note(default) is None  # this CPU unknown
+
+    monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=AuthenticAMD family=25 model=1 stepping=1")
+    net = tiny_net(tmp_path / "n.onnx")
+    r = ok(["predict", net, "--device", "cpu", "-f", "json"])
+    assert "note: this machine's CPU (family 25 model 1) is not the one nnprof-latency.pt predicts for" in r.stderr
+    assert "note:" not in ok(["predict", net, "-c", "zen3", "--device", "cpu", "-f", "json"]).stderr

@@ -212,6 +212,11 @@ def _warn_rows(rows: list[dict[str, Any]]) -> None:
                       highlight=False, soft_wrap=True)
 
 
+def _note(text: str | None) -> None:
+    if text:
+        err.print(f"note: {text}", markup=False, highlight=False, soft_wrap=True)
+
+
 def _notes(feats) -> None:
     for f in feats:
         for n in f.notes:
@@ -245,11 +250,12 @@ def predict(
     `warnings` field of JSON/CSV).
     """
     from nnprof import zoo
-    from nnprof.predict import COLUMNS, features_for, load_predictor, result_row
+    from nnprof.predict import COLUMNS, features_for, load_predictor, other_cpu_note, result_row
 
     batches = parse_batch_sizes(batch_size)
     refs = zoo.expand(models)  # every name checked before any slow work
     pred = load_predictor(checkpoint, device.value)
+    _note(other_cpu_note(pred))
     with _bar(len(refs) * len(batches), "features") as step:
         feats = features_for(refs, batches, input_size, progress=step, jobs=jobs)
     _notes(feats)
@@ -352,20 +358,22 @@ def zoo_cmd(
     --measure: measured latency (ms) and error % = 100 x (predicted - measured) / measured.
     """
     from nnprof import zoo
-    from nnprof.predict import describe_platform, load_predictor, result_row
+    from nnprof.predict import describe_platform, load_predictor, other_cpu_note, result_row
 
     batches = parse_batch_sizes(batch_size)
     names = zoo.family_models(family, source.value)
     if not names:
         raise NNProfError(f"family '{family}' has no {source.value} models (try --source all)")
     pred = load_predictor(checkpoint, device.value)
+    if not measure:  # with --measure, the platform warning below says it
+        _note(other_cpu_note(pred))
     if measure:
         from nnprof import measure as M
 
         M.check_provider("cpu")
         here = M.platform_fingerprint(threads)
         want = pred.platform or {}
-        diff = [k for k in ("cpu", "threads", "provider") if k in want and str(want[k]) != str(here.get(k))]
+        diff = [k for k in ("cpu", "cpu_id", "threads", "provider") if k in want and str(want[k]) != str(here.get(k))]
         if diff:
             err.print(f"[yellow]warning:[/yellow] the checkpoint predicts for {pred.platform_text}, "
                       f"measuring on {describe_platform(here)} ({', '.join(diff)} differ): "
