@@ -494,7 +494,7 @@ def checkpoints_cmd(fmt: FormatOpt = Format.table) -> None:
     """The bundled checkpoints: the platform each predicts for, what it was trained on, and
     which one was measured on this machine's CPU. Use one with `--checkpoint NAME`."""
     from nnprof import train as T
-    from nnprof.measure import platform_fingerprint
+    from nnprof.measure import cpu_id
     from nnprof.predict import (
         DEFAULT_CHECKPOINT,
         bundled_checkpoints,
@@ -502,7 +502,7 @@ def checkpoints_cmd(fmt: FormatOpt = Format.table) -> None:
         training_profile,
     )
 
-    here = platform_fingerprint().get("cpu_id") or None
+    here = cpu_id() or None
     rows = []
     for name, path in bundled_checkpoints().items():
         _, ckpt = T.load_checkpoint(path)
