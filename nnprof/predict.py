@@ -172,6 +172,12 @@ def checkpoint_path(path: str | Path | None = None) -> Path:
     return p
 
 
+def _family_model(cpu_id: str) -> str | None:
+    """'family 25 model 1' from a fingerprint's cpu_id, None when it names neither."""
+    fm = re.search(r"family=(\S+) model=(\S+)", cpu_id)
+    return f"family {fm.group(1)} model {fm.group(2)}" if fm else None
+
+
 def describe_platform(platform: dict[str, Any] | None) -> str:
     """One short line: 'Intel Xeon ..., 1 thread, cpu, onnxruntime 1.x, fp32'."""
     if not platform:
@@ -179,9 +185,9 @@ def describe_platform(platform: dict[str, Any] | None) -> str:
     if "cpu" in platform or "provider" in platform:
         parts = [str(platform.get("cpu", "?"))]
         # a VM often names only the vendor line ("AMD EPYC"): the family/model tell machines apart
-        fm = re.search(r"family=(\S+) model=(\S+)", str(platform.get("cpu_id", "")))
+        fm = _family_model(str(platform.get("cpu_id", "")))
         if fm:
-            parts[0] += f" (family {fm.group(1)} model {fm.group(2)})"
+            parts[0] += f" ({fm})"
         if platform.get("threads") not in (None, ""):
             t = int(platform["threads"])
             parts.append(f"{t} thread{'s' if t != 1 else ''}")
@@ -342,8 +348,7 @@ def other_cpu_note(pred: Predictor) -> str | None:
             continue
         if plat.get("cpu_id") == here:
             mine.append(name)
-    fm = re.search(r"family=(\S+) model=(\S+)", here)
-    this = f"family {fm.group(1)} model {fm.group(2)}" if fm else here
+    this = _family_model(here) or here
     then = (f"the bundled checkpoint {mine[0]!r} was measured on it (--checkpoint {mine[0]})" if mine
             else "measure ~30 models here and `nnprof finetune` for its own latencies")
     return f"this machine's CPU ({this}) is not the one {pred.path.name} predicts for; {then}"
