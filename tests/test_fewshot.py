@@ -216,6 +216,17 @@ def test_cli_json_and_table(env, tmp_path):
     assert "| 1080ti_2 | 2 |" in r.stdout and "| mean (2) |" in r.stdout
 
 
+def test_describe_names_helps_devices():
+    from nnprof.commands.nas_fewshot import describe
+
+    res = {"cells": {"eval": 5, "pool": 3, "excluded_disconnected": 1}, "seconds": 2.0,
+           "checkpoint": {"path": "c.pt", "created": "x"}, "help_reference": dict(FS.HELP_REFERENCE)}
+    text = describe(res)
+    assert "6 devices not in this table: titan_rtx_256, gold_6226, pixel2, raspi4, eyeriss, fpga" in text
+    del res["help_reference"]["device_rho"]  # a result written before the names were recorded
+    assert "HELP (k=10, 6 devices): mean rho 0.932" in describe(res)
+
+
 @pytest.mark.parametrize(
     "args, msg",
     [

@@ -91,13 +91,18 @@ def tables(result: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]
     return out_tables
 
 
+def _help_devices(ref: dict[str, Any]) -> str:
+    names = ref.get("device_rho")  # absent from results written before it was recorded
+    return f" not in this table: {', '.join(names)}" if names else ""
+
+
 def describe(result: dict[str, Any]) -> str:
     c, ck = result["cells"], result["checkpoint"]
     ref = result["help_reference"]
     return (
         f"checkpoint {ck['path']} (created {ck['created']}); {c['eval']} evaluation cells, "
         f"k drawn from a pool of {c['pool']} other cells; {c['excluded_disconnected']} disconnected "
-        f"cells excluded; HELP (k={ref['k']}, {ref['devices']} devices): mean rho {ref['mean_rho']}, "
+        f"cells excluded; HELP (k={ref['k']}, {ref['devices']} devices{_help_devices(ref)}): mean rho {ref['mean_rho']}, "
         f"FLOPs {ref['flops_rho']}; {result['seconds']:.0f} s"
     )
 
