@@ -33,8 +33,10 @@ import csv
 import functools
 import gc
 import io
+import math
 import os
 import platform
+import re
 import statistics
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -624,17 +626,31 @@ _FLOAT_COLUMNS = {"latency_ms", "median_round_ms", "spread_pct", "confirm_pct", 
 
 
 def typed_row(row: dict[str, str]) -> dict[str, Any]:
-    """A row read back from the CSV with its numbers as numbers (empty cells -> None)."""
+    """A row read back from the CSV with its numbers as numbers (empty cells -> None).
+
+    ValueError names the first cell that is not what `nnprof measure` writes: a whole
+    number in an integer column, a finite number in a float column, a positive latency.
+    """
     out: dict[str, Any] = {}
     for k, v in row.items():
         if v == "" and (k in _INT_COLUMNS or k in _FLOAT_COLUMNS):
             out[k] = None
         elif k in _INT_COLUMNS:
+            if not v.strip().lstrip("+-").isdigit():
+                raise ValueError(f"{k} {v!r} is not a whole number")
             out[k] = int(v)
         elif k in _FLOAT_COLUMNS:
-            out[k] = float(v)
+            try:
+                x = float(v)
+            except ValueError:
+                raise ValueError(f"{k} {v!r} is not a number") from None
+            if not math.isfinite(x):
+                raise ValueError(f"{k} {v!r} is not a finite number")
+            out[k] = x
         else:
             out[k] = v
+    if out.get("latency_ms") is not None and out["latency_ms"] <= 0:
+        raise ValueError(f"latency_ms {row['latency_ms']!r} is not positive")
     return out
 
 
@@ -668,25 +684,39 @@ class MeasurementLog:
             return log
         with open(p, "rb") as f:
             data = f.read()
-        if not data.endswith(b"\n"):  # a row torn by an interruption: drop it
-            cut = data.rfind(b"\n") + 1
-            if cut == 0:
-                raise NNProfError(f"{p} has no complete header line: remove it or choose another -o")
-            with open(p, "r+b") as f:
-                f.truncate(cut)
-                f.flush()
-                os.fsync(f.fileno())
-            data = data[:cut]
-        reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
-        header = next(reader, [])
-        if header != CSV_COLUMNS:
+        # The header first: a file that is not a measurement CSV is refused untouched.
+        first = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", errors="replace")
+        if next(csv.reader([first]), []) != CSV_COLUMNS:
             raise NNProfError(
                 f"{p} has different columns (not an nnprof measure CSV of this version): "
                 "choose another -o file"
             )
+        if b"\n" not in data:
+            data += b"\n"  # the header alone, without its newline
+            _write_atomic(p, data.decode("utf-8", errors="replace"))
+        elif not data.endswith(b"\n"):
+            cut = data.rfind(b"\n") + 1
+            if _complete_row(data[cut:]):  # a whole row whose newline is missing (an editor)
+                with open(p, "ab") as f:
+                    f.write(b"\n")
+                    f.flush()
+                    os.fsync(f.fileno())
+                data += b"\n"
+            else:  # a row torn by an interruption: drop it
+                with open(p, "r+b") as f:
+                    f.truncate(cut)
+                    f.flush()
+                    os.fsync(f.fileno())
+                data = data[:cut]
+        reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
+        next(reader)
         for values in reader:
             if len(values) == len(CSV_COLUMNS):
                 row = dict(zip(CSV_COLUMNS, values, strict=True))
+                try:
+                    typed_row(row)
+                except ValueError as e:
+                    raise NNProfError(f"{p}:{reader.line_num}: {e}; fix or remove that row") from None
                 log.keys[_key(row)] = row
         return log
 
@@ -710,6 +740,14 @@ class MeasurementLog:
             f.flush()
             os.fsync(f.fileno())
         self.keys[_key(row)] = {c: _cell(row.get(c)) for c in CSV_COLUMNS}
+
+
+def _complete_row(line: bytes) -> bool:
+    """True when `line` holds every column and ends with a whole timestamp (as written)."""
+    values = next(csv.reader([line.decode("utf-8", errors="replace")]), [])
+    if len(values) != len(CSV_COLUMNS):
+        return False
+    return re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}", values[-1]) is not None
 
 
 def _cell(v: Any) -> str:

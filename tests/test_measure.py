@@ -231,11 +231,50 @@ def test_csv_torn_last_row_is_dropped(tmp_path):
     assert p.read_text().count("\n") == 2
 
 
+def test_csv_whole_last_row_without_newline_is_kept(tmp_path):
+    p = tmp_path / "m.csv"
+    M.MeasurementLog.open(p).append(_row("a"))
+    M.MeasurementLog.open(p).append(_row("b"))
+    p.write_bytes(p.read_bytes()[:-1])  # an editor dropped the final newline
+    again = M.MeasurementLog.open(p)
+    assert len(again) == 2
+    assert p.read_text().count("\n") == 3
+    p.write_bytes(p.read_bytes()[:-4])  # now the timestamp itself is cut: a torn row
+    assert len(M.MeasurementLog.open(p)) == 1
+
+
+@pytest.mark.parametrize("column, value, msg", [
+    ("rounds", "20.0", "rounds '20.0' is not a whole number"),
+    ("latency_ms", "nan", "latency_ms 'nan' is not a finite number"),
+    ("latency_ms", "-1", "latency_ms '-1' is not positive"),
+    ("ref_ms", "fast", "ref_ms 'fast' is not a number"),
+])
+def test_csv_edited_row_is_refused_by_line(tmp_path, column, value, msg):
+    p = tmp_path / "m.csv"
+    M.MeasurementLog.open(p).append(_row("a"))
+    rows = list(csv.DictReader(p.open()))
+    rows[0][column] = value
+    with p.open("w", newline="") as f:
+        w = csv.DictWriter(f, M.CSV_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    with pytest.raises(NNProfError, match=f"m.csv:2: {msg}"):
+        M.MeasurementLog.open(p)
+
+
 def test_csv_other_header_is_refused(tmp_path):
     p = tmp_path / "m.csv"
     p.write_text("model,latency\nx,1\n")
     with pytest.raises(NNProfError, match="different columns"):
         M.MeasurementLog.open(p)
+    other = tmp_path / "weights.pt"  # -o pointed at the wrong file: refused, not cut
+    other.write_bytes(b"\x80\x02binary\nmore\x00bytes")
+    with pytest.raises(NNProfError, match="different columns"):
+        M.MeasurementLog.open(other)
+    assert other.read_bytes() == b"\x80\x02binary\nmore\x00bytes"
+    p.write_text(",".join(M.CSV_COLUMNS))  # the header alone, no newline
+    assert len(M.MeasurementLog.open(p)) == 0
+    assert p.read_text() == ",".join(M.CSV_COLUMNS) + "\n"
     with pytest.raises(NNProfError, match="is a directory"):
         M.MeasurementLog.open(tmp_path)
     with pytest.raises(NNProfError, match="does not exist"):
