@@ -77,12 +77,17 @@ def _int(value: str, column: str, where: str, allow_empty: bool = False) -> int 
     return n
 
 
-def _platform(row: dict[str, str]) -> dict[str, Any]:
+def _platform(row: dict[str, str], where: str = "") -> dict[str, Any]:
     plat: dict[str, Any] = {}
     for k in PLATFORM_KEYS:
         v = (row.get(k) or "").strip()
         if v:
-            plat[k] = int(v) if k == "threads" and v.isdigit() else v
+            if k == "threads":
+                if not v.isdigit() or int(v) < 1:
+                    raise NNProfError(f"{where}: threads {v!r} is not a positive whole number")
+                plat[k] = int(v)
+            else:
+                plat[k] = v
     return plat
 
 
@@ -105,6 +110,9 @@ def read_measurements(path: str | Path) -> list[Row]:
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise NNProfError(f"{path} is empty; expected a header with {', '.join(REQUIRED_COLUMNS)}")
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise NNProfError(f"{path}: column(s) {', '.join(twice)} appear more than once in the header")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise NNProfError(
@@ -148,7 +156,7 @@ def read_measurements(path: str | Path) -> list[Row]:
                 "keep one of them"
             )
         seen[key] = line  # type: ignore[index]
-        plat = _platform(rec)
+        plat = _platform(rec, where)
         if first_platform is None:
             first_platform = (line, plat)
         elif plat != first_platform[1]:

@@ -129,6 +129,8 @@ def test_finetune_without_held_out_rows_scores_the_finetune_rows(tmp_path, ckpt)
         ([{}, {}], None, r"m.csv:3: duplicate of line 2 \(same model, input_size and batch_size\)"),
         ([{}, {"batch_size": 2, "cpu": "Other CPU"}], None, r"m.csv:3: platform Other CPU, 2 threads.* differs from line 2"),
         ([{}], None, r"has 1 measurement row\(s\); fine-tuning needs at least 5"),
+        ([{"threads": "1.0"}], None, r"m.csv:2: threads '1.0' is not a positive whole number"),
+        ([{}], [*COLUMNS, "latency_ms"], r"column\(s\) latency_ms appear more than once in the header"),
     ],
 )
 def test_bad_csv_rows_name_the_line(tmp_path, rows, columns, message):
