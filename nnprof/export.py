@@ -179,6 +179,11 @@ def _read_cache(stem: Path) -> tuple[onnx.ModelProto, dict] | None:
         model = onnx.load_from_string(data)
         if not model.graph.node:
             return None
+        meta = dict(meta, nodes_before=int(meta["nodes_before"]), nodes_after=int(meta["nodes_after"]),
+                    simplified=bool(meta["simplified"]), exporter=str(meta["exporter"]),
+                    message=str(meta.get("message") or ""))
+        if not isinstance(meta.get("exporter"), str) or meta["exporter"] in ("", "None"):
+            return None
         return model, meta
     except Exception:  # unreadable JSON or ONNX, missing keys: treat as absent
         return None
@@ -407,12 +412,12 @@ def convert(
                 path=stem.with_suffix(".onnx"),
                 input_size=size,
                 batch_size=batch,
-                nodes_before=int(meta["nodes_before"]),
-                nodes_after=int(meta["nodes_after"]),
-                simplified=bool(meta["simplified"]),
+                nodes_before=meta["nodes_before"],
+                nodes_after=meta["nodes_after"],
+                simplified=meta["simplified"],
                 cached=True,
-                exporter=str(meta["exporter"]),
-                message=str(meta.get("message", "")),
+                exporter=meta["exporter"],
+                message=meta["message"],
                 seconds=time.perf_counter() - t0,
             )
         if stem.with_suffix(".json").exists() or stem.with_suffix(".onnx").exists():

@@ -73,7 +73,7 @@ def test_convert_then_cache_hit(tmp_path):
     assert dims == [2, 3, 128, 128]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "meta", "no-meta"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "meta", "no-meta", "meta-null", "meta-key"])
 def test_corrupt_cache_entry_is_rebuilt(damage):
     r = export.convert("timm:test_efficientnet")
     onnx_path, meta_path = r.path, r.path.with_suffix(".json")
@@ -84,6 +84,13 @@ def test_corrupt_cache_entry_is_rebuilt(damage):
         onnx_path.write_bytes(b"\x00garbage" * 100)
     elif damage == "meta":
         meta_path.write_text("{not json")
+    elif damage in ("meta-null", "meta-key"):  # valid JSON, but not what convert wrote
+        meta = json.loads(meta_path.read_text())
+        if damage == "meta-null":
+            meta["nodes_before"] = None
+        else:
+            del meta["exporter"]
+        meta_path.write_text(json.dumps(meta))
     else:
         meta_path.unlink()
     again = export.convert("timm:test_efficientnet")
