@@ -130,11 +130,19 @@ def zoo_records(cfg: CollectConfig) -> dict[str, dict[str, Any]]:
     """Records already in the dataset (zoo/data/*.jsonl.gz), by id: earlier sessions' work."""
     out: dict[str, dict[str, Any]] = {}
     for path in sorted((cfg.zoo / "data").glob("*.jsonl.gz")):
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            for line in f:
-                if line.strip():
-                    r = json.loads(line)
-                    out[r["id"]] = r
+        n = 0
+        try:
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                for line in f:
+                    n += 1  # the line being read, for the error message
+                    if line.strip():
+                        r = json.loads(line)
+                        out[r["id"]] = r
+        except (OSError, EOFError, UnicodeDecodeError) as e:  # BadGzipFile is an OSError
+            raise NNProfError(f"{path}: not a readable .jsonl.gz file ({type(e).__name__}: {e}); "
+                              "restore it from git") from None
+        except (ValueError, KeyError, TypeError) as e:
+            raise NNProfError(f"{path}:{n}: not a zoo record ({type(e).__name__}: {e})") from None
     return out
 
 

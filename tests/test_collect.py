@@ -82,6 +82,19 @@ def test_unknown_family_and_empty_finalize(tmp_path):
         finalize(CollectConfig(zoo=tmp_path / "zoo", work=tmp_path / "work"))
 
 
+@pytest.mark.parametrize("content, msg", [
+    (gzip.compress(b'{"id": "a"}\n' * 50)[:-20], "resnet.jsonl.gz: not a readable .jsonl.gz file"),
+    (b"plain text, not gzip\n", "resnet.jsonl.gz: not a readable .jsonl.gz file"),
+    (gzip.compress(b'{"id": "a"}\n{"no id": 1}\n'), "resnet.jsonl.gz:2: not a zoo record"),
+    (gzip.compress(b'{"id": "a"}\n{broken\n'), "resnet.jsonl.gz:2: not a zoo record"),
+])
+def test_damaged_zoo_file_is_named(tmp_path, content, msg):
+    (tmp_path / "zoo" / "data").mkdir(parents=True)
+    (tmp_path / "zoo" / "data" / "resnet.jsonl.gz").write_bytes(content)
+    with pytest.raises(NNProfError, match=msg):
+        collect.zoo_records(CollectConfig(zoo=tmp_path / "zoo"))
+
+
 def test_two_builders_share_the_work(tmp_path, monkeypatch):
     built = []
 
