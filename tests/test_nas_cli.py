@@ -46,6 +46,17 @@ def test_load_bench_and_errors(tmp_path):
         load_bench("nb101", tmp_path)
     with pytest.raises(NNProfError, match="unknown benchmark"):
         load_bench("nb301", tmp_path)
+    f = tmp_path / "nb201_cifar10.csv"
+    text = f.read_text()
+    f.write_text(text + "5,|none~0|\n")  # a short last row
+    with pytest.raises(NNProfError, match=r"nb201_cifar10.csv:7: the row does not have one cell per column"):
+        load_bench("nb201", tmp_path)
+    f.write_bytes(text.encode() + b"6,caf\xe9,1,1,1,1,1,1\n")  # not UTF-8
+    with pytest.raises(NNProfError, match="is not a UTF-8 text file"):
+        load_bench("nb201", tmp_path)
+    f.write_text(text.replace("80", "eighty", 1))
+    with pytest.raises(NNProfError, match="is not the expected nb201 table"):
+        load_bench("nb201", tmp_path)
 
 
 def test_nb101_reader(tmp_path):
@@ -102,6 +113,12 @@ def test_missing_file_is_one_line_error(tmp_path):
     )
     assert r.exit_code == 2
     assert "nb101_subset.csv not found" in r.output and "Traceback" not in r.output
+    write_nb201(tmp_path, 5)
+    base = ["nas", "train", "--bench", "nb201", "--train-size", "2", "--data-dir", str(tmp_path)]
+    r = runner.invoke(app, [*base, "-o", str(tmp_path)])  # refused before any training
+    assert r.exit_code == 2 and "it is a directory; give a file name for -o" in r.output
+    r = runner.invoke(app, ["nas", "evaluate", *base[2:], "--save-dir", str(tmp_path / "nb201_cifar10.csv")])
+    assert r.exit_code == 2 and "is a file, not a folder" in r.output
 
 
 def test_train_and_evaluate_commands(tmp_path):

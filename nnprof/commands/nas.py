@@ -172,6 +172,8 @@ def train_cmd(
 
     name = bench.value
     cfg, args = _config(name, train_size, seed, epochs, batch_size, lr, hidden)
+    if output is not None and output.is_dir():
+        raise NNProfError(f"cannot write {output}: it is a directory; give a file name for -o")
     data = load_bench(name, data_dir)
     err.print(f"{name}: {len(data)} cells; {TARGET_NOTE[name]}", highlight=False)
     row, result = _run_one(data, train_size, cfg, args, f"seed {seed}")
@@ -244,6 +246,8 @@ def evaluate_cmd(
     from nnprof.nas.train import save_checkpoint
 
     name = bench.value
+    if save_dir is not None and save_dir.exists() and not save_dir.is_dir():
+        raise NNProfError(f"--save-dir {save_dir} is a file, not a folder")
     data = load_bench(name, data_dir)
     err.print(f"{name}: {len(data)} cells; {TARGET_NOTE[name]}", highlight=False)
     rows = []

@@ -61,8 +61,19 @@ class Bench:
 def _open_csv(path: Path) -> list[dict[str, str]]:
     if not path.is_file():
         raise NNProfError(f"data file {path} not found; pass --data-dir with the folder holding it")
-    with path.open(newline="") as f:
-        return list(csv.DictReader(f))
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            rows = []
+            for r in reader:
+                if None in r or None in r.values():  # more or fewer cells than the header
+                    raise NNProfError(f"{path}:{reader.line_num}: the row does not have one cell per column")
+                rows.append(r)
+            return rows
+    except UnicodeDecodeError:
+        raise NNProfError(f"{path} is not a UTF-8 text file") from None
+    except csv.Error as e:
+        raise NNProfError(f"{path}: not a readable CSV ({e})") from None
 
 
 def load_bench(name: str, data_dir: str | Path | None = None) -> Bench:
@@ -84,7 +95,7 @@ def load_bench(name: str, data_dir: str | Path | None = None) -> Bench:
                 ids.append(r["arch_idx"])
                 cells.append(nb201_cell(r["arch_str"]))
                 acc.append(float(r["test_acc_200ep"]) / 100.0)
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, IndexError, TypeError) as e:
         raise NNProfError(f"{path / FILES[name]} is not the expected {name} table: {e}") from None
     return Bench(name, ids, cells, np.asarray(acc, dtype=np.float64))
 
