@@ -470,8 +470,13 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
         )
     if ckpt.get("kind") not in KINDS:
         raise NNProfError(f"{path}: unknown model kind {ckpt.get('kind')!r}")
-    args = ModelArgs.from_dict(ckpt["model_args"])
-    model = build_model(ckpt["kind"], args)
+    if not isinstance(ckpt.get("model_args"), dict) or not isinstance(ckpt.get("state_dict"), dict):
+        raise NNProfError(f"{path}: the checkpoint lacks its model_args or state_dict; train one with `nnprof train`")
+    try:
+        args = ModelArgs.from_dict(ckpt["model_args"])
+        model = build_model(ckpt["kind"], args)
+    except (TypeError, ValueError, KeyError) as e:
+        raise NNProfError(f"{path}: its model_args are not ones this nnprof builds ({type(e).__name__}: {e})") from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:

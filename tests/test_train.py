@@ -130,6 +130,14 @@ def test_checkpoint_refusals(tmp_path, samples, encoded, monkeypatch):
         T.load_checkpoint(tmp_path / "other.pt")
     with pytest.raises(NNProfError, match="missing.pt not found"):
         T.load_checkpoint(tmp_path / "missing.pt")
+    ckpt = torch.load(good, weights_only=True)  # the right header, crafted insides
+    for damage, msg in ((lambda c: c.pop("state_dict"), "lacks its model_args or state_dict"),
+                        (lambda c: c.update(model_args=None), "lacks its model_args or state_dict")):
+        bad = dict(ckpt)
+        damage(bad)
+        torch.save(bad, tmp_path / "crafted.pt")
+        with pytest.raises(NNProfError, match=msg):
+            T.load_checkpoint(tmp_path / "crafted.pt")
     monkeypatch.setattr(enc, "FEATURE_VERSION", "some-future-encoding")
     with pytest.raises(NNProfError, match="trained on feature version .* encodes version some-future-encoding; retrain"):
         T.load_checkpoint(good)
@@ -296,6 +304,8 @@ def test_cli_evaluate_train_per_family_cuts_only_the_train_part():
         (["train", "no/such/dir"], "dataset 'no/such/dir' not found"),
         (["evaluate", "synthetic:4"], "give either --checkpoint"),
         (["evaluate", "synthetic:4", "-p", "both", "--models", "flops,xgb"], "unknown model 'xgb'"),
+        (["train", "synthetic:4", "-o", "tests"], "cannot write tests: it is a directory"),
+        (["train", "synthetic:4", "-o", "no/such/dir/m.pt"], "directory no/such/dir does not exist"),
     ],
 )
 def test_cli_user_errors(argv, message):

@@ -238,6 +238,9 @@ def train(
     from nnprof.data import split_in_distribution
 
     _resolve_device(device, precision)
+    from nnprof.export import check_writable
+
+    output = check_writable(output or Path(f"{model}.pt"))  # before the slow part, not after it
     init_state, init_info = None, None
     args = T.ModelArgs(residual=True) if residual else None
     if init is not None:
@@ -263,7 +266,7 @@ def train(
     if init_info is not None:
         extra["init"] = init_info
     ckpt = T.make_checkpoint(res, split.train, split.val, test, cfg, extra=extra)
-    path = T.save_checkpoint(ckpt, output or Path(f"{model}.pt"))
+    path = T.save_checkpoint(ckpt, output)
     size = f"{T.count_parameters(res.model):,} parameters" if neural else f"{res.model.coef.numel()} coefficients (closed form)"
     err.print(f"saved {path} ({size}, best epoch {res.best_epoch}, torch {torch.__version__})", highlight=False)
     if fmt is Format.json:
