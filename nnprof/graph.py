@@ -374,6 +374,8 @@ def set_input_shape(
     inputs = _graph_inputs(sk.graph)
     if not inputs:
         raise NNProfError("the ONNX graph has no inputs")
+    original = onnx.ModelProto()
+    original.CopyFrom(sk)  # for what shape inference could follow before the change
     changed = False
     for vi in inputs:
         dims = _dims(vi)
@@ -407,7 +409,9 @@ def set_input_shape(
         _clear_inferred(sk.graph)
     inferred = _infer(sk)
     if changed:
-        _check_reshapes(inferred)
+        shapes = ", ".join(_fmt(_dims(vi)) for vi in inputs)
+        _check_reshapes(inferred, shapes)
+        _check_shapes_kept(_infer(original), inferred, shapes)
     out = onnx.ModelProto()
     out.CopyFrom(model)
     g = out.graph
@@ -422,16 +426,31 @@ def set_input_shape(
     return out
 
 
-def _check_reshapes(model: onnx.ModelProto) -> None:
+def _check_reshapes(model: onnx.ModelProto, shapes: str) -> None:
     shapes = _shape_table(model)
     for n in model.graph.node:
         if n.op_type == "Reshape" and n.input and n.output:
             a, b = shapes.get(n.input[0]), shapes.get(n.output[0])
             if a is not None and b is not None and _numel(a) != _numel(b):
                 raise NNProfError(
-                    f"the new input shape does not fit Reshape {n.name or n.output[0]!r} "
+                    f"the input shape {shapes} does not fit Reshape {n.name or n.output[0]!r} "
                     f"({a} -> {b}): this ONNX file has its size baked in; re-export it at the size you want"
                 )
+
+
+def _check_shapes_kept(before: onnx.ModelProto, after: onnx.ModelProto, shapes: str) -> None:
+    """Refuse a new input shape that shape inference cannot follow where it followed the
+    original one. A Reshape to a constant that keeps the element count but folds the new
+    batch into another axis (ViT exports: [1, 384, -1]) passes `_check_reshapes`, and the
+    nodes after it would get no shapes and count no work: wrong figures, no error."""
+    known_before = {k for k, v in _shape_table(before).items() if v is not None}
+    known_after = {k for k, v in _shape_table(after).items() if v is not None}
+    for n in before.graph.node:
+        if any(o in known_before and o not in known_after for o in n.output):
+            raise NNProfError(
+                f"the input shape {shapes} does not fit {n.op_type} {n.name or n.output[0]!r} (shape inference "
+                "cannot follow it): this ONNX file has its size baked in; re-export it at the size you want"
+            )
 
 
 def _shape_table(model: onnx.ModelProto) -> dict[str, list[int] | None]:

@@ -462,6 +462,27 @@ def test_set_input_shape_refuses_a_baked_in_reshape():
         set_input_shape(m, batch_size=2)
 
 
+def test_set_input_shape_refuses_a_reshape_that_folds_the_batch():
+    """ViT exports reshape to a constant [1, C, -1]: the element count still matches at
+    another batch, but the batch lands in the token axis and the MatMul after it no longer
+    fits, so inference loses every shape from there on (and the work would count as 0)."""
+    shape = numpy_helper.from_array(np.array([1, 4, -1], np.int64), "shape")
+    w = numpy_helper.from_array(np.ones((8, 3), np.float32), "w")
+    m = _model(
+        [
+            helper.make_node("Reshape", ["x", "shape"], ["t"]),
+            helper.make_node("MatMul", ["t", "w"], ["y"]),
+            helper.make_node("Relu", ["y"], ["z"]),
+        ],
+        [("x", [1, 4, 8])],
+        ["z"],
+        [shape, w],
+    )
+    assert from_onnx(m).nodes[1].out_shape == [1, 4, 3]
+    with pytest.raises(NNProfError, match="does not fit MatMul .*baked in"):
+        set_input_shape(m, batch_size=2)
+
+
 # --------------------------------------------------------------------------- real models
 
 
