@@ -24,8 +24,8 @@ app = typer.Typer(
     add_completion=False,
     help="Predict and measure neural-network inference latency (NAR-Former V2).",
 )
-out = Console()  # tables and results
-err = Console(stderr=True)  # progress, warnings, errors
+out = Console(emoji=False)  # tables and results; no :code: -> emoji in names and paths
+err = Console(stderr=True, emoji=False)  # progress, warnings, errors
 
 F = TypeVar("F", bound=Callable[..., object])
 

@@ -104,6 +104,20 @@ def test_predict_warns_about_unseen_ops(tmp_path, ckpt):
     assert json.loads(r.stdout)[0]["warnings"] == "ops never seen in training: Celu"
 
 
+def test_names_are_printed_as_given(tmp_path, ckpt, monkeypatch):
+    """Square brackets and :codes: in names and paths are text, not Rich markup or emoji."""
+    monkeypatch.chdir(tmp_path)
+    tiny_net(tmp_path / "m[v2]:tv:.onnx", 16, 3, 32, extra_op="Celu")
+    r = ok(["predict", "m[v2]:tv:.onnx", "-c", ckpt, "--device", "cpu"])
+    assert "│ m[v2]:tv:.onnx │" in r.stdout
+    assert "warning: m[v2]:tv:.onnx: ops never seen in training" in r.stderr
+    one_line_error(["predict", "timm:tv:resnet18", "-c", ckpt], "unknown model 'timm:tv:resnet18'")
+    (tmp_path / "x[").mkdir()
+    tiny_net(tmp_path / "x[" / "v2].onnx", 8, 3, 16)
+    r = ok(["convert", "x[/v2].onnx"])  # the status line raised MarkupError on "[/v2]"
+    assert "x[/v2].onnx" in r.stdout
+
+
 def test_predict_warns_about_graphs_outside_the_training_range(tmp_path, ckpt):
     net = tiny_net(tmp_path / "small.onnx", 4, 3, 16)
     r = ok(["predict", net, "-c", ckpt, "--device", "cpu", "-f", "json"])

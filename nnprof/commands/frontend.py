@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from nnprof.cli import app, err, out, user_errors
 from nnprof.errors import NNProfError
@@ -129,7 +130,7 @@ def convert(
 
     if output is not None:
         export.check_writable(output)  # before the slow part
-    with err.status(f"converting {model} ..."):
+    with err.status(f"converting {escape(model)} ..."):
         res = export.convert(model, input_size, batch_size, cache=not no_cache)
     path = res.path
     if output is not None:
@@ -152,7 +153,7 @@ def convert(
         _echo_json(row)
         return
     if res.message:
-        err.print(f"[yellow]note:[/yellow] {res.message}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]note:[/yellow] {escape(res.message)}", highlight=False, soft_wrap=True)
     simp = "simplified" if res.simplified else "NOT simplified (kept the exported graph)"
     lines = [
         f"model     {row['model']}",
@@ -231,7 +232,7 @@ def features(
     from nnprof import export
     from nnprof import graph as gr
 
-    with err.status(f"converting {model} ..."):
+    with err.status(f"converting {escape(model)} ..."):
         res = export.convert(model, input_size, batch_size)
     raw = gr.from_onnx(res.model, res.ref.qualified)
     eg = enc.encode(raw)
@@ -239,7 +240,7 @@ def features(
     other = sorted(enc.unknown_ops(raw))
     if other:
         err.print(
-            f"[yellow]note:[/yellow] ops outside the vocabulary (encoded as 'other'): {', '.join(other)}",
+            f"[yellow]note:[/yellow] ops outside the vocabulary (encoded as 'other'): {escape(', '.join(other))}",
             highlight=False,
             soft_wrap=True,
         )
@@ -304,7 +305,7 @@ def _features_table(
         n, s = raw.nodes[i], slots[i]
         attrs = _attr_text(enc.slot_names(n.op), s[: enc.N_SLOTS])
         shape = "x".join(_num(v) for v in s[enc.N_SLOTS :])
-        t.add_row(str(i), n.op, attrs, shape, _si(n.macs), _si(n.params), _si(n.mem))
+        t.add_row(str(i), escape(n.op), escape(attrs), shape, _si(n.macs), _si(n.params), _si(n.mem))
     out.print(t)
     if len(show) < n_nodes:
         err.print(

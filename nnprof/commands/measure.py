@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from nnprof.cli import app, err, out, user_errors
 from nnprof.errors import NNProfError
@@ -167,7 +168,7 @@ def measure(
             todo.append(i)
     if log is not None and len(todo) < len(jobs):
         err.print(f"{len(jobs) - len(todo)} of {len(jobs)} rows already in {output}: skipped",
-                  highlight=False)
+                  markup=False, highlight=False)
 
     bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err, transient=True)
@@ -238,5 +239,5 @@ def _print(rows: list[dict[str, Any]], fmt: Format) -> None:
         else:
             table.add_column(head, justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(*[_fmt(r.get(k)) for k, _ in _TABLE_COLUMNS])
+        table.add_row(*[escape(_fmt(r.get(k))) for k, _ in _TABLE_COLUMNS])
     out.print(table)

@@ -166,7 +166,7 @@ def _print_wide(renderable) -> None:
     if need <= out.width:
         out.print(renderable)
         return
-    wide = Console(file=io.StringIO(), width=need, force_terminal=out.is_terminal, color_system=out.color_system)
+    wide = Console(file=io.StringIO(), width=need, force_terminal=out.is_terminal, color_system=out.color_system, emoji=False)
     wide.print(renderable)
     out.print(Text.from_ansi(wide.file.getvalue()), soft_wrap=True, end="")
 

@@ -17,12 +17,14 @@ import contextlib
 import csv
 import io
 import json
+import shlex
 from collections.abc import Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from nnprof.cli import app, err, out, user_errors
 from nnprof.errors import NNProfError
@@ -180,7 +182,7 @@ def _print_table(rows: list[dict[str, Any]], title: str, extra: list[tuple[str, 
         else:
             table.add_column(head, justify="right", no_wrap=True)
     for r in rows:
-        table.add_row(*[fmt(r.get(key)) if r.get(key) not in (None, "") else "-" for key, _, fmt in cols])
+        table.add_row(*[escape(fmt(r.get(key))) if r.get(key) not in (None, "") else "-" for key, _, fmt in cols])
     _print_wide(table)
 
 
@@ -195,7 +197,7 @@ def _print_wide(renderable: Any) -> None:
     if need <= out.width:
         out.print(renderable)
         return
-    wide = Console(file=io.StringIO(), width=need, force_terminal=out.is_terminal, color_system=out.color_system)
+    wide = Console(file=io.StringIO(), width=need, force_terminal=out.is_terminal, color_system=out.color_system, emoji=False)
     wide.print(renderable)
     out.print(Text.from_ansi(wide.file.getvalue()), soft_wrap=True, end="")
 
@@ -208,7 +210,7 @@ def _warn_rows(rows: list[dict[str, Any]]) -> None:
             if (r["model"], w) in seen:
                 continue
             seen.add((r["model"], w))
-            err.print(f"[yellow]warning:[/yellow] {r['model']}: {w}; the prediction may be unreliable",
+            err.print(f"[yellow]warning:[/yellow] {escape(r['model'])}: {escape(w)}; the prediction may be unreliable",
                       highlight=False, soft_wrap=True)
 
 
@@ -220,7 +222,7 @@ def _note(text: str | None) -> None:
 def _notes(feats) -> None:
     for f in feats:
         for n in f.notes:
-            err.print(f"[yellow]warning:[/yellow] {f.model}: {n}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/yellow] {escape(f.model)}: {escape(n)}", highlight=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- predict
@@ -375,8 +377,8 @@ def zoo_cmd(
         want = pred.platform or {}
         diff = [k for k in ("cpu", "cpu_id", "threads", "provider") if k in want and str(want[k]) != str(here.get(k))]
         if diff:
-            err.print(f"[yellow]warning:[/yellow] the checkpoint predicts for {pred.platform_text}, "
-                      f"measuring on {describe_platform(here)} ({', '.join(diff)} differ): "
+            err.print(f"[yellow]warning:[/yellow] the checkpoint predicts for {escape(pred.platform_text)}, "
+                      f"measuring on {escape(describe_platform(here))} ({', '.join(diff)} differ): "
                       "the errors include that difference",
                       highlight=False, soft_wrap=True)
     refs = [zoo.resolve(n) for n in names]
@@ -463,7 +465,7 @@ def finetune(
     path = T.save_checkpoint(ckpt, output)
     report["checkpoint"] = str(path)
     err.print(f"saved {path} (predicts for {report['platform']}); use it with "
-              f"`nnprof predict MODEL --checkpoint {path}`", highlight=False, soft_wrap=True)
+              f"`nnprof predict MODEL --checkpoint {shlex.quote(str(path))}`", markup=False, highlight=False, soft_wrap=True)
     if fmt is Format.json:
         _print_json(report)
         return
@@ -479,12 +481,12 @@ def finetune(
 
     n_eval = report["n_heldout"] or report["n_finetune"]
     out.print(f"Fine-tuned on {report['n_finetune']} of {report['n']} rows (kept: {report['kept']}); "
-              f"scored on {n_eval} {report['scored_on']} rows", highlight=False, soft_wrap=True)
+              f"scored on {n_eval} {report['scored_on']} rows", markup=False, highlight=False, soft_wrap=True)
     t = Table()
     for col in ("", "checkpoint", "MAPE %", "Acc(10%) %"):
         t.add_column(col, justify="left" if col in ("", "checkpoint") else "right")
     for r in table_rows:
-        t.add_row(r["stage"], r["checkpoint"], f"{r['mape']:.2f}", f"{r['acc10']:.1f}")
+        t.add_row(r["stage"], escape(r["checkpoint"]), f"{r['mape']:.2f}", f"{r['acc10']:.1f}")
     _print_wide(t)
 
 
