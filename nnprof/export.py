@@ -118,11 +118,19 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def new_file_mode() -> int:
+    """The mode `open()` would give a new file under the current umask (mkstemp gives 0600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write via a temporary file in the same directory + os.replace (nothing half-written)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

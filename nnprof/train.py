@@ -434,13 +434,21 @@ def _plain(obj: Any) -> Any:
 
 def save_checkpoint(ckpt: dict[str, Any], path: str | Path) -> Path:
     """Write atomically: a temporary file in the same folder, then os.replace."""
-    ckpt = _plain(ckpt)
+    return torch_save_atomic(_plain(ckpt), path)
+
+
+def torch_save_atomic(obj: Any, path: str | Path) -> Path:
+    """torch.save to a temporary file in the same folder (created if missing), then
+    os.replace: nothing half-written. The file gets the umask's usual mode, not mkstemp's 0600."""
+    from nnprof.export import new_file_mode
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        torch.save(ckpt, tmp)
+        os.chmod(tmp, new_file_mode())
+        torch.save(obj, tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

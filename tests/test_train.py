@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 import torch
@@ -107,6 +108,9 @@ def test_checkpoint_round_trip_and_description(tmp_path, samples, encoded):
     assert meta["metrics"]["val"]["all"]["n"] == 3
     assert meta["nnprof"]
     torch.load(path, weights_only=True)  # plain types + tensors only
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # as open() would make it, not mkstemp's 0600
 
 
 def test_regression_checkpoint_round_trip(tmp_path, samples, encoded):

@@ -11,8 +11,6 @@ best validation Kendall tau (checked every ``eval_every`` epochs and at the end)
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -218,14 +216,9 @@ def save_checkpoint(
         "train_seconds": result.seconds,
         "versions": {"nnprof": __version__, "torch": torch.__version__},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(ckpt, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from nnprof.train import torch_save_atomic
+
+    torch_save_atomic(ckpt, path)
 
 
 def load_checkpoint(path: str | Path) -> tuple[AccuracyPredictor, dict]:
