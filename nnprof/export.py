@@ -155,6 +155,29 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+def opset_of(model: onnx.ModelProto) -> int | None:
+    """The default-domain opset a model declares."""
+    return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+def with_external_data(model: onnx.ModelProto, base_dir: Path) -> onnx.ModelProto:
+    """A copy whose initializers stored in external files (relative to `base_dir`) hold
+    their data inline, so that saving it elsewhere makes a complete file; `model` itself
+    when it has none. One-line NNProfError when a data file is missing."""
+    import onnx
+    from onnx import external_data_helper as edh
+
+    if not any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        return model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    try:
+        edh.load_external_data_for_model(out, str(base_dir))
+    except (OSError, ValueError, onnx.checker.ValidationError) as e:  # a missing or unsafe data file
+        raise NNProfError(f"cannot read the ONNX file's external weight data ({_first_line(e)})") from None
+    return out
+
+
 def save_onnx(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
     """Save a model (weights inside) atomically; one-line NNProfError if it cannot."""
     p = check_writable(path)

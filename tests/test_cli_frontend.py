@@ -108,6 +108,27 @@ def test_convert_unwritable_output_writes_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
 
 
+def test_convert_copies_an_onnx_file_with_its_external_weights(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    model = onnx.load(_tiny(src / "m.onnx"))
+    onnx.save_model(model, src / "ext.onnx", save_as_external_data=True, location="ext.onnx.data",
+                    size_threshold=0)
+    out = tmp_path / "out" / "copy.onnx"
+    out.parent.mkdir()
+    r = runner.invoke(app, ["convert", str(src / "ext.onnx"), "-o", str(out), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["opset"] == 17  # the file's own opset, not the exporter's
+    copy = onnx.load(out)  # complete on its own: no side file next to it
+    onnx.checker.check_model(copy)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["copy.onnx"]
+    assert numpy_helper.to_array(copy.graph.initializer[0]).sum() == 4 * 3 * 3 * 3
+    (src / "ext.onnx.data").unlink()
+    _fails_in_one_line(["convert", str(src / "ext.onnx"), "-o", str(tmp_path / "out" / "c2.onnx")],
+                       "external weight data")
+    assert not (tmp_path / "out" / "c2.onnx").exists()
+
+
 def test_convert_unknown_model():
     _fails_in_one_line(["convert", "resnt50"], "unknown model 'resnt50'", "tv:resnet50")
 

@@ -134,13 +134,16 @@ def convert(
         res = export.convert(model, input_size, batch_size, cache=not no_cache)
     path = res.path
     if output is not None:
-        path = export.save_onnx(res.model, output)
+        model = res.model
+        if res.ref.source == "onnx":  # weights kept in a side file travel into the copy
+            model = export.with_external_data(model, Path(res.ref.path).parent)  # type: ignore[arg-type]
+        path = export.save_onnx(model, output)
     row = {
         "model": res.ref.qualified,
         "input_size": res.input_size,
         "batch_size": res.batch_size,
         "exporter": res.exporter,
-        "opset": export.OPSET,
+        "opset": export.opset_of(res.model),
         "nodes_before": res.nodes_before,
         "nodes_after": res.nodes_after,
         "simplified": res.simplified,
