@@ -213,7 +213,7 @@ def _read_cache(stem: Path) -> tuple[onnx.ModelProto, dict] | None:
         meta = dict(meta, nodes_before=int(meta["nodes_before"]), nodes_after=int(meta["nodes_after"]),
                     simplified=bool(meta["simplified"]), exporter=str(meta["exporter"]),
                     message=str(meta.get("message") or ""))
-        if not isinstance(meta.get("exporter"), str) or meta["exporter"] in ("", "None"):
+        if meta["exporter"] in ("", "None"):  # a null or empty exporter: not what convert wrote
             return None
         return model, meta
     except Exception:  # unreadable JSON or ONNX, missing keys: treat as absent

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nnprof.cli import app, err, out, user_errors
+from nnprof.commands.product import _print_wide
 from nnprof.errors import NNProfError
 
 if TYPE_CHECKING:
@@ -152,23 +153,6 @@ def _score_table(title: str, scores: dict[str, dict]):
             _fmt(s["kendall"], False), _fmt(s["spearman"], False),
         )
     return t
-
-
-def _print_wide(renderable) -> None:
-    """Print a table at its natural width even on a narrow or non-terminal stdout (no "…")."""
-    import io
-
-    from rich.console import Console
-    from rich.measure import Measurement
-    from rich.text import Text
-
-    need = Measurement.get(out, out.options.update_width(10_000), renderable).maximum
-    if need <= out.width:
-        out.print(renderable)
-        return
-    wide = Console(file=io.StringIO(), width=need, force_terminal=out.is_terminal, color_system=out.color_system, emoji=False)
-    wide.print(renderable)
-    out.print(Text.from_ansi(wide.file.getvalue()), soft_wrap=True, end="")
 
 
 def _score_rows(scores: dict[str, dict], **extra) -> list[dict[str, Any]]:
