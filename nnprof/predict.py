@@ -74,25 +74,39 @@ def _read_file(ref: ModelRef) -> bytes:
         raise NNProfError(f"{ref.path}: cannot read ({e.strerror or e})") from None
 
 
-def _cache_key(ref: ModelRef, input_size: int | None, batch_size: int) -> tuple[str, int | None, str]:
-    """(features-cache key, input size used, file label) of one (model, input size, batch)."""
+def _cache_key(
+    ref: ModelRef, input_size: int | None, batch_size: int | None
+) -> tuple[str, int | None, str]:
+    """(features-cache key, input size used, file label) of one (model, input size, batch).
+
+    batch_size None: an ONNX file keeps its own batch (1 if dynamic); a zoo model gets 1.
+    """
     from nnprof import cache
 
-    if batch_size < 1 or (input_size is not None and input_size < 1):
+    if (batch_size is not None and batch_size < 1) or (input_size is not None and input_size < 1):
         raise NNProfError("--batch-size and --input-size must be positive integers")
     if ref.source == "onnx":
         key = cache.file_key(_read_file(ref), input_size, batch_size)
         size = input_size
     else:
+        batch_size = batch_size or 1
         size = int(input_size or default_input_size(ref) or 224)
         key = cache.zoo_key(ref, size, batch_size)
-    return key, size, f"{ref.source}-{ref.name}-s{size}-b{batch_size}"
+    return key, size, f"{ref.source}-{ref.name}-s{size}-b{batch_size or 'file'}"
+
+
+def _task_label(ref: ModelRef, batch_size: int | None) -> str:
+    """Progress text of one (model, batch) task."""
+    return f"{ref.qualified} (batch {batch_size})" if batch_size else ref.qualified
 
 
 def graph_features(
-    ref: ModelRef, input_size: int | None = None, batch_size: int = 1, use_cache: bool = True
+    ref: ModelRef, input_size: int | None = None, batch_size: int | None = 1, use_cache: bool = True
 ) -> GraphFeatures:
     """Convert (cached by `export.convert`), parse and encode one model; cached on disk.
+
+    batch_size None: an ONNX file keeps the batch it was saved with (1 if dynamic), a zoo
+    model gets 1.
 
     A hit in the features cache skips all three. A corrupt entry is rebuilt (and said so
     in `notes`). Conversion problems raise NNProfError.
@@ -107,7 +121,7 @@ def graph_features(
         if hit is not None:
             info = hit.info
             return GraphFeatures(
-                ref, info.get("input_size"), int(info.get("batch_size") or batch_size),
+                ref, info.get("input_size"), int(info.get("batch_size") or batch_size or 1),
                 hit.raw, hit.encoded, True, time.perf_counter() - t0,
             )
         if corrupt:
@@ -128,7 +142,7 @@ def graph_features(
         raise NNProfError(f"{ref}: the graph has no nodes")
     encoded = enc.encode(raw)
     real_size = res.input_size if res.input_size else size
-    real_batch = int(res.batch_size or raw.batch_size or batch_size)
+    real_batch = int(res.batch_size or raw.batch_size or batch_size or 1)
     if use_cache:
         info = {"model": ref.qualified, "input_size": real_size, "batch_size": real_batch,
                 "exporter": res.exporter, "simplified": res.simplified}
@@ -400,7 +414,7 @@ def _prefetch_init(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _prefetch_one(ref: ModelRef, input_size: int | None, batch_size: int) -> list[str] | None:
+def _prefetch_one(ref: ModelRef, input_size: int | None, batch_size: int | None) -> list[str] | None:
     """In a worker: one graph into the features cache; its notes, or None if it failed."""
     try:
         return graph_features(ref, input_size, batch_size).notes
@@ -409,7 +423,7 @@ def _prefetch_one(ref: ModelRef, input_size: int | None, batch_size: int) -> lis
 
 
 def prefetch(
-    tasks: Sequence[tuple[ModelRef, int]],
+    tasks: Sequence[tuple[ModelRef, int | None]],
     input_size: int | None = None,
     jobs: int = 1,
     progress: Progress | None = None,
@@ -456,13 +470,13 @@ def prefetch(
             if notes is not None:
                 done[i] = notes
                 if progress:
-                    progress(f"{tasks[i][0].qualified} (batch {tasks[i][1]})")
+                    progress(_task_label(*tasks[i]))
     return done
 
 
 def iter_features(
     refs: Sequence[ModelRef],
-    batch_sizes: Sequence[int],
+    batch_sizes: Sequence[int | None],
     input_size: int | None = None,
     progress: Progress | None = None,
     use_cache: bool = True,
@@ -477,7 +491,7 @@ def iter_features(
     done = prefetch(tasks, input_size, jobs, progress) if use_cache else {}
     for i, (r, b) in enumerate(tasks):
         if progress and i not in done:
-            progress(f"{r.qualified} (batch {b})")
+            progress(_task_label(r, b))
         try:
             f = graph_features(r, input_size, b, use_cache)
         except Exception as e:
@@ -489,7 +503,7 @@ def iter_features(
 
 def features_for(
     refs: Sequence[ModelRef],
-    batch_sizes: Sequence[int],
+    batch_sizes: Sequence[int | None],
     input_size: int | None = None,
     progress: Progress | None = None,
     use_cache: bool = True,
@@ -506,7 +520,7 @@ def features_for(
 
 def predict_models(
     refs: Sequence[ModelRef],
-    batch_sizes: Sequence[int],
+    batch_sizes: Sequence[int | None],
     input_size: int | None = None,
     checkpoint: str | Path | None = None,
     device: str = "auto",

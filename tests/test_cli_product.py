@@ -59,6 +59,25 @@ def one_line_error(argv, message):
 # --------------------------------------------------------------------------- predict
 
 
+def test_predict_keeps_an_onnx_files_own_batch_unless_told(tmp_path, ckpt):
+    import onnx
+
+    dyn = tiny_net(tmp_path / "dyn.onnx", 16, 3, 32)
+    m = onnx.load(dyn)
+    m.graph.input[0].type.tensor_type.shape.dim[0].Clear()
+    m.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 4
+    onnx.save(m, tmp_path / "b4.onnx")
+    b4 = str(tmp_path / "b4.onnx")
+
+    def batches(*argv):
+        rows = json.loads(ok(["predict", *argv, "-c", ckpt, "--device", "cpu", "-f", "json"]).stdout)
+        return [(r["model"], r["batch_size"], r["gflops"]) for r in rows]
+
+    assert batches(b4, dyn) == [(b4, 4, tiny_macs(16, 3, 32, 4) / 1e9), (dyn, 1, tiny_macs(16, 3, 32, 1) / 1e9)]
+    assert batches(b4, "-b", "2") == [(b4, 2, tiny_macs(16, 3, 32, 2) / 1e9)]
+    assert batches(b4) == [(b4, 4, tiny_macs(16, 3, 32, 4) / 1e9)]  # again, from the cache
+
+
 def test_predict_json_csv_table_columns(tmp_path, ckpt):
     # sizes inside the synthetic training range (no warnings)
     a, b = tiny_net(tmp_path / "a.onnx", 16, 3, 32), tiny_net(tmp_path / "b.onnx", 8, 5, 32)

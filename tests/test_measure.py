@@ -322,6 +322,18 @@ def test_cli_measure_onnx_writes_and_resumes(tiny_path, tmp_path, fast_cli):
     assert "latency ms" in r3.stdout and "min2x2msg15" in r3.stdout  # the table
 
 
+def test_cli_measure_keeps_an_onnx_files_own_batch_unless_told(tmp_path, fast_cli):
+    b3 = tmp_path / "b3.onnx"
+    onnx.save(tiny_model(batch=3), b3)
+    out = tmp_path / "m.csv"
+    for argv in (["-b", "1"], []):
+        r = runner.invoke(app, ["measure", str(b3), *argv, "-o", str(out), "--rounds", "1", "-f", "csv"])
+        assert r.exit_code == 0, r.output
+    assert [x["batch_size"] for x in csv.DictReader(out.open())] == ["1", "3"]
+    r = runner.invoke(app, ["measure", str(b3), "-o", str(out), "--rounds", "1", "-f", "csv"])
+    assert r.exit_code == 0 and "1 of 1 rows already in" in r.stderr  # resumes on the file's batch
+
+
 def test_cli_bad_input_is_one_line(tiny_path, tmp_path, fast_cli):
     bad_csv = tmp_path / "other.csv"
     bad_csv.write_text("a,b\n1,2\n")

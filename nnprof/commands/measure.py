@@ -92,8 +92,13 @@ def measure(
         ),
     ],
     batch_size: Annotated[
-        str, typer.Option("--batch-size", "-b", help="Batch sizes, comma-separated (e.g. 1,4).")
-    ] = "1",
+        str | None,
+        typer.Option(
+            "--batch-size", "-b", show_default=False,
+            help="Batch sizes, comma-separated (e.g. 1,4). Default: 1; an ONNX file keeps the "
+            "batch it was saved with (1 if dynamic).",
+        ),
+    ] = None,
     input_size: Annotated[
         int | None,
         typer.Option(
@@ -139,7 +144,7 @@ def measure(
 
     from nnprof import measure as M
 
-    batches = parse_batch_sizes(batch_size)
+    batches: list[int | None] = [None] if batch_size is None else list(parse_batch_sizes(batch_size))
     protocol = replace(M.DEFAULT_PROTOCOL, rounds=rounds)
     M.check_provider(provider.value)
     fp = M.platform_fingerprint(threads, provider.value)
@@ -148,7 +153,8 @@ def measure(
     if output is not None:
         export.check_writable(output)  # fail early; the CSV is created only once the inputs are good
     refs = [zoo.resolve(m) for m in models]  # every name checked before any slow work
-    jobs = [(r, b) for r in refs for b in batches]
+    # batch None: a zoo model gets 1, an ONNX file its own batch (known once it is loaded)
+    jobs = [(r, b if b is not None or r.source == "onnx" else 1) for r in refs for b in batches]
     rows: list[dict[str, Any]] = [{} for _ in jobs]
     files: dict[int, Any] = {}  # ONNX files given by the user, loaded and re-shaped
     sizes: list[int] = []
@@ -156,6 +162,7 @@ def measure(
         if r.source == "onnx":
             files[i] = export.convert(r, input_size, b)
             sizes.append(files[i].input_size)
+            jobs[i] = (r, b or files[i].batch_size or 1)
         else:
             sizes.append(input_size or zoo.default_input_size(r) or 224)
     log = M.MeasurementLog.open(output) if output is not None else None

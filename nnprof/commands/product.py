@@ -236,7 +236,14 @@ def predict(
         typer.Argument(help="Zoo names (tv:NAME, timm:NAME, bare names, wildcards) or .onnx paths.",
                        show_default=False),
     ],
-    batch_size: BatchSizes = "1",
+    batch_size: Annotated[
+        str | None,
+        typer.Option(
+            "--batch-size", "-b", show_default=False,
+            help="Batch sizes, comma-separated (e.g. 1,8,32). Default: 1; an ONNX file keeps "
+            "the batch it was saved with (1 if dynamic).",
+        ),
+    ] = None,
     input_size: InputSize = None,
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = Device.auto,
@@ -254,7 +261,7 @@ def predict(
     from nnprof import zoo
     from nnprof.predict import COLUMNS, features_for, load_predictor, other_cpu_note, result_row
 
-    batches = parse_batch_sizes(batch_size)
+    batches: list[int | None] = [None] if batch_size is None else list(parse_batch_sizes(batch_size))
     refs = zoo.expand(models)  # every name checked before any slow work
     pred = load_predictor(checkpoint, device.value)
     _note(other_cpu_note(pred))
