@@ -217,6 +217,16 @@ def test_zoo_family_sorted_with_error_rows(ckpt, tiny_family):
     assert text.splitlines()[0] == "model,input_size,batch_size,gflops,params,mem_access,latency_ms,throughput,measured_ms,error_pct,platform,warnings,error"
 
 
+def test_zoo_exits_non_zero_when_every_row_failed(ckpt, tiny_family, monkeypatch):
+    monkeypatch.setitem(zoo.FAMILIES, "tinytest", ["squeezenet1_1"])
+    r = runner.invoke(app, ["zoo", "--family", "tinytest", "--source", "tv", "-s", "64", "-c", ckpt, "-f", "json"])
+    assert r.exit_code == 2, r.output
+    [row] = json.loads(r.stdout)
+    assert row["model"] == "tv:squeezenet1_1" and "simulated failure" in row["error"]
+    assert r.stderr.strip().splitlines() == [
+        "error: all 1 row(s) failed; first error: cannot export tv:squeezenet1_1 to ONNX: simulated failure"]
+
+
 def test_zoo_measure_adds_measured_latency_and_error(ckpt, monkeypatch, real_cache):
     monkeypatch.setitem(zoo.FAMILIES, "tinytest", ["mobilenet_v3_small"])
     r = ok(["zoo", "--family", "tinytest", "--source", "tv", "-s", "64", "-c", ckpt, "--measure", "--rounds", "2", "-f", "json"])

@@ -407,7 +407,7 @@ def zoo_cmd(
     rows = [rows[i] for i in order]
     _warn_rows(rows)
     failed = sum(1 for r in rows if r.get("error"))
-    if failed:
+    if failed and failed < len(rows):
         err.print(f"{failed} of {len(rows)} row(s) failed (see the error column)", highlight=False)
     if fmt is Format.json:
         _print_json([{k: r.get(k) for k in ZOO_COLUMNS} for r in rows])
@@ -422,6 +422,8 @@ def zoo_cmd(
             extra.append(("error", "error", str))
         title = f"Family {family} ({source.value}), {len(names)} model(s): predicted for {pred.platform_text}"
         _print_table(rows, title, extra)
+    if failed == len(rows):  # nothing predicted: the table shows why, the exit code says so
+        raise NNProfError(f"all {failed} row(s) failed; first error: {rows[0]['error']}")
 
 
 # --------------------------------------------------------------------------- finetune
