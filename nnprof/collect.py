@@ -73,13 +73,10 @@ class CollectConfig:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    from nnprof.export import write_bytes_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_bytes_atomic(path, data)
 
 
 def _append_line(path: Path, record: dict[str, Any]) -> None:
