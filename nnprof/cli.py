@@ -82,5 +82,17 @@ def main(
     """nnprof: model-zoo latency profiling."""
 
 
+# --batch-size of the commands that take ONNX files too (predict, measure); shared here
+# because commands.measure and commands.product cannot import each other at the top.
+ModelBatchSizes = Annotated[
+    str | None,
+    typer.Option(
+        "--batch-size", "-b", show_default=False,
+        help="Batch sizes, comma-separated (e.g. 1,8,32). Default: 1; an ONNX file keeps the "
+        "batch it was saved with (1 if dynamic).",
+    ),
+]
+
+
 # Commands live in nnprof/commands/*, one module per area; importing them registers them.
 from nnprof.commands import collect, frontend, measure, nas, predictor, product  # noqa: E402,F401

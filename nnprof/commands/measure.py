@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from nnprof.cli import app, err, out, user_errors
+from nnprof.cli import ModelBatchSizes, app, err, out, user_errors
 from nnprof.errors import NNProfError
 
 
@@ -91,14 +91,7 @@ def measure(
             help="Zoo names (tv:NAME, timm:NAME, bare names) or .onnx paths.", show_default=False
         ),
     ],
-    batch_size: Annotated[
-        str | None,
-        typer.Option(
-            "--batch-size", "-b", show_default=False,
-            help="Batch sizes, comma-separated (e.g. 1,4). Default: 1; an ONNX file keeps the "
-            "batch it was saved with (1 if dynamic).",
-        ),
-    ] = None,
+    batch_size: ModelBatchSizes = None,
     input_size: Annotated[
         int | None,
         typer.Option(

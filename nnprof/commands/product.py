@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from nnprof.cli import app, err, out, user_errors
+from nnprof.cli import ModelBatchSizes, app, err, out, user_errors
 from nnprof.errors import NNProfError
 
 
@@ -236,14 +236,7 @@ def predict(
         typer.Argument(help="Zoo names (tv:NAME, timm:NAME, bare names, wildcards) or .onnx paths.",
                        show_default=False),
     ],
-    batch_size: Annotated[
-        str | None,
-        typer.Option(
-            "--batch-size", "-b", show_default=False,
-            help="Batch sizes, comma-separated (e.g. 1,8,32). Default: 1; an ONNX file keeps "
-            "the batch it was saved with (1 if dynamic).",
-        ),
-    ] = None,
+    batch_size: ModelBatchSizes = None,
     input_size: InputSize = None,
     checkpoint: CheckpointOpt = None,
     device: DeviceOpt = Device.auto,
