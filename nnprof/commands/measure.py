@@ -146,18 +146,18 @@ def measure(
     if output is not None:
         export.check_writable(output)  # fail early; the CSV is created only once the inputs are good
     refs = [zoo.resolve(m) for m in models]  # every name checked before any slow work
-    # batch None: a zoo model gets 1, an ONNX file its own batch (known once it is loaded)
-    jobs = [(r, b if b is not None or r.source == "onnx" else 1) for r in refs for b in batches]
+    jobs = [(r, b) for r in refs for b in batches]
     rows: list[dict[str, Any]] = [{} for _ in jobs]
     files: dict[int, Any] = {}  # ONNX files given by the user, loaded and re-shaped
     sizes: list[int] = []
-    for i, (r, b) in enumerate(jobs):
+    for i, (r, b) in enumerate(jobs):  # batch None: an ONNX file's own batch, else 1
         if r.source == "onnx":
             files[i] = export.convert(r, input_size, b)
             sizes.append(files[i].input_size)
             jobs[i] = (r, b or files[i].batch_size or 1)
         else:
             sizes.append(input_size or zoo.default_input_size(r) or 224)
+            jobs[i] = (r, b or 1)
     log = M.MeasurementLog.open(output) if output is not None else None
     todo: list[int] = []
     for i, ((r, b), size) in enumerate(zip(jobs, sizes, strict=True)):
