@@ -138,7 +138,10 @@ def choose(feats: np.ndarray, y: np.ndarray, lambdas: Sequence[float] = LAMBDAS)
         raise ValueError("a calibration needs at least 2 rows")
     grid = sorted(lambdas) if len(y) >= MIN_ROWS else []
     fits = [fit(feats, y, lam) for lam in (*grid, math.inf)]
-    low = min(f.loo_mape for f in fits)
+    finite = [f for f in fits if math.isfinite(f.loo_mape)]
+    if not finite:  # latencies or features so extreme that every error overflows
+        raise ValueError("no calibration has a finite error on these rows")
+    low = min(f.loo_mape for f in finite)
     # a more flexible fit must cut the error by more than 1% of it (else: rounding noise)
-    best = next(f for f in reversed(fits) if f.loo_mape <= low * (1 + TIE) + 1e-9)
+    best = next(f for f in reversed(finite) if f.loo_mape <= low * (1 + TIE) + 1e-9)
     return best, fits

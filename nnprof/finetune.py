@@ -34,6 +34,9 @@ from nnprof.zoo import ModelRef
 
 REQUIRED_COLUMNS = ("model", "input_size", "batch_size", "latency_ms")
 MIN_ROWS = 5  # 1 held out + 4 for train.finetune (3 train, 1 validation)
+# A latency outside this range (ms) is a unit or typing mistake, not a measurement: below a
+# nanosecond no network runs, above a day nobody times one; either would dominate the fit.
+LATENCY_RANGE_MS = (1e-6, 8.64e7)
 
 
 @dataclass
@@ -123,7 +126,14 @@ def read_measurements(path: str | Path) -> list[Row]:
     rows: list[Row] = []
     seen: dict[tuple[str, int | None, int], int] = {}
     first_platform: tuple[int, dict[str, Any]] | None = None
-    for rec in reader:
+    records = iter(reader)
+    while True:
+        try:
+            rec = next(records)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            raise NNProfError(f"{path}:{reader.line_num}: not a readable CSV row ({e})") from None
         line = reader.line_num
         where = f"{path}:{line}"
         if None in rec:
@@ -148,6 +158,12 @@ def read_measurements(path: str | Path) -> list[Row]:
             raise NNProfError(f"{where}: latency_ms {rec['latency_ms']!r} is not a number") from None
         if not math.isfinite(latency) or latency <= 0:
             raise NNProfError(f"{where}: latency_ms must be a positive number, got {rec['latency_ms']!r}")
+        lo, hi = LATENCY_RANGE_MS
+        if not lo <= latency <= hi:
+            raise NNProfError(
+                f"{where}: latency_ms {rec['latency_ms'].strip()} is outside {lo:g}..{hi:g} ms; "
+                "is the unit milliseconds?"
+            )
         eff = size if (size is not None or ref.source == "onnx") else zoo.default_input_size(ref)
         key = (ref.qualified, eff, batch)  # type: ignore[assignment]
         if key in seen:

@@ -596,7 +596,10 @@ def finetune(
         model = model.cpu()
         base_coef = model.calibration.coef.tolist()  # the identity when inactive
         feats, y = _calibration_data(model, tr)
-        best, fits = calibrate.choose(feats, y)
+        try:
+            best, fits = calibrate.choose(feats, y)
+        except ValueError as e:
+            raise NNProfError(f"cannot fine-tune on these measurements: {e}") from None
         orig_loo = M.mape(y.tolist(), np.exp(feats[:, 0]).tolist())  # nothing is fitted
         calib_info = {
             "features": list(calibrate.FEATURES),

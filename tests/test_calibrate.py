@@ -64,6 +64,14 @@ def test_choose_prefers_the_simpler_fit_and_needs_rows():
         C.choose(x[:1], y[:1])
 
 
+def test_choose_refuses_rows_where_every_error_overflows():
+    x = _feats(10, seed=3)
+    y = np.exp(x[:, 0])
+    y[0] = np.inf  # what an overflowing latency or feature turns into: every score is NaN
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match="no calibration has a finite error"):
+        C.choose(x, y)
+
+
 def test_compose_equals_applying_twice():
     x = torch.from_numpy(_feats(6, seed=3))
     inner = [0.1, 0.9, 0.2, -0.1, 0.0, 0.3]

@@ -122,6 +122,8 @@ def test_finetune_without_held_out_rows_scores_the_finetune_rows(tmp_path, ckpt)
         ([{"latency_ms": "0"}], None, r"m.csv:2: latency_ms must be a positive number, got '0'"),
         ([{"latency_ms": "-3"}], None, r"m.csv:2: latency_ms must be a positive number"),
         ([{"latency_ms": "nan"}], None, r"m.csv:2: latency_ms must be a positive number"),
+        ([{"latency_ms": "1e-9"}], None, r"m.csv:2: latency_ms 1e-9 is outside 1e-06\.\.8\.64e\+07 ms"),
+        ([{"latency_ms": "1e300"}], None, r"m.csv:2: latency_ms 1e300 is outside"),
         ([{"batch_size": "0"}], None, r"m.csv:2: batch_size must be positive"),
         ([{"batch_size": "1.5"}], None, r"m.csv:2: batch_size '1.5' is not a whole number"),
         ([{"model": "tv:resnet_nope"}], None, r"m.csv:2: unknown model 'tv:resnet_nope'"),
@@ -149,6 +151,9 @@ def test_bad_csv_files(tmp_path):
     (tmp_path / "e.csv").write_text("")
     with pytest.raises(NNProfError, match="e.csv is empty"):
         F.read_measurements(tmp_path / "e.csv")
+    (tmp_path / "long.csv").write_text("model,input_size,batch_size,latency_ms\n" + "x" * 200_000 + ",1,1,1\n")
+    with pytest.raises(NNProfError, match=r"long.csv:\d+: not a readable CSV row \(field larger than field limit"):
+        F.read_measurements(tmp_path / "long.csv")
     (tmp_path / "b.csv").write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(NNProfError, match="not a UTF-8 text file"):
         F.read_measurements(tmp_path / "b.csv")
