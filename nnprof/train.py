@@ -480,15 +480,21 @@ def load_checkpoint(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
         raise NNProfError(f"{path}: unknown model kind {ckpt.get('kind')!r}")
     if not isinstance(ckpt.get("model_args"), dict) or not isinstance(ckpt.get("state_dict"), dict):
         raise NNProfError(f"{path}: the checkpoint lacks its model_args or state_dict; train one with `nnprof train`")
+    plat = ckpt.get("platform")
+    if plat is not None and not (isinstance(plat, dict) and all(isinstance(k, str) for k in plat)):
+        raise NNProfError(f"{path}: its platform entry is a {type(plat).__name__}, not a table of name: value")
     try:
         args = ModelArgs.from_dict(ckpt["model_args"])
         model = build_model(ckpt["kind"], args)
-    except (TypeError, ValueError, KeyError) as e:
+    except (TypeError, ValueError, KeyError, RuntimeError) as e:
         raise NNProfError(f"{path}: its model_args are not ones this nnprof builds ({type(e).__name__}: {e})") from None
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
         raise NNProfError(f"{path}: weights do not fit a {ckpt['kind']} model ({str(e).splitlines()[0]})") from None
+    bad = next((k for k, v in model.state_dict().items() if v.is_floating_point() and not torch.isfinite(v).all()), None)
+    if bad is not None:
+        raise NNProfError(f"{path}: weight {bad} holds NaN or infinite values; retrain or fine-tune again")
     cal = ckpt.get("calibration")
     if cal is not None:
         from nnprof import calibrate

@@ -185,6 +185,23 @@ def test_predict_bad_inputs(tmp_path, ckpt, other_version_ckpt):
     assert not cache.features_dir().exists() or not list(cache.features_dir().glob("*broken*"))
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(platform="x86"), "its platform entry is a str, not a table"),
+        (lambda d: d["model_args"].update(hidden=-1), "its model_args are not ones this nnprof builds"),
+        (lambda d: next(v for v in d["state_dict"].values() if v.is_floating_point()).fill_(float("nan")),
+         "holds NaN or infinite values"),
+    ],
+)
+def test_checkpoints_that_pass_the_format_check_but_are_broken(tmp_path, ckpt, change, message):
+    d = torch.load(ckpt, weights_only=True)
+    change(d)
+    torch.save(d, tmp_path / "odd.pt")
+    net = tiny_net(tmp_path / "a.onnx")
+    one_line_error(["predict", net, "-c", str(tmp_path / "odd.pt")], message)
+
+
 # --------------------------------------------------------------------------- zoo
 
 
