@@ -67,6 +67,15 @@ def run(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def positive_finite(value: float | None) -> float | None:
+    """Option callback: a rate or share that must be a finite number > 0 (None passes)."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a finite number > 0, got {value}")
+    return value
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"nnprof {__version__}")

@@ -29,6 +29,15 @@ def _run(capsys, argv):
         (["predict", "resnet50", "--no-such-option"], "--no-such-option"),
         (["predict"], "models"),
         (["no-such-command"], "no-such-command"),
+        (["nas", "train", "--bench", "nb201", "--train-size", "10", "--seed", "-1"], "--seed"),
+        (["nas", "evaluate", "--bench", "nb201", "--train-size", "10", "--seed-start", "-1"], "--seed-start"),
+        (["nas", "fewshot", "--seed", "-1"], "--seed"),
+        (["finetune", "m.csv", "--seed", "-2"], "--seed"),
+        (["train", "zoo", "--lr", "-1"], "'--lr': must be a finite number > 0, got -1.0"),
+        (["train", "zoo", "--lr", "nan"], "got nan"),
+        (["finetune", "m.csv", "--lr", "0"], "got 0.0"),
+        (["nas", "fewshot", "--lr", "inf"], "got inf"),
+        (["nas", "train", "--bench", "nb201", "--train-size", "10", "--lr", "0"], "--lr"),
     ],
 )
 def test_usage_errors_are_one_line(capsys, argv, names):

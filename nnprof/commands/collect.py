@@ -32,7 +32,7 @@ PerFamily = Annotated[int, typer.Option("--per-family", help="Variants per famil
 Families = Annotated[
     str, typer.Option("--families", help="Comma-separated families (default: all).")
 ]
-Seed = Annotated[int, typer.Option("--seed", help="Generator seed (also seeds the split).")]
+Seed = Annotated[int, typer.Option("--seed", min=0, help="Generator seed (also seeds the split).")]
 Tier = Annotated[
     str,
     typer.Option("--tier", help="Variant budgets: base (the zoo's) or large (bigger networks and batches up to 16)."),

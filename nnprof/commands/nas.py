@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from nnprof.cli import app, err, out, user_errors
+from nnprof.cli import app, err, out, positive_finite, user_errors
 from nnprof.errors import NNProfError
 
 nas_app = typer.Typer(
@@ -68,7 +68,7 @@ BatchSize = Annotated[
 ]
 Lr = Annotated[
     float | None,
-    typer.Option("--lr", help="Peak learning rate after warm-up (default: per benchmark)."),
+    typer.Option("--lr", callback=positive_finite, help="Peak learning rate after warm-up (default: per benchmark)."),
 ]
 Hidden = Annotated[
     int | None, typer.Option("--hidden", help="Block width D (default: per benchmark; paper 512).")
@@ -153,7 +153,7 @@ def train_cmd(
     bench: Bench,
     train_size: TrainSize,
     seed: Annotated[
-        int, typer.Option("--seed", help="Split, initialisation and shuffling seed.")
+        int, typer.Option("--seed", min=0, help="Split, initialisation and shuffling seed.")
     ] = 0,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write the checkpoint here.")
@@ -227,7 +227,7 @@ def evaluate_cmd(
         int,
         typer.Option("--seeds", help="Independent runs (seeds seed-start .. seed-start+seeds-1)."),
     ] = 10,
-    seed_start: Annotated[int, typer.Option("--seed-start", help="First seed.")] = 0,
+    seed_start: Annotated[int, typer.Option("--seed-start", min=0, help="First seed.")] = 0,
     data_dir: DataDir = None,
     epochs: Epochs = None,
     batch_size: BatchSize = 16,

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nnprof.cli import err, out, user_errors
+from nnprof.cli import err, out, positive_finite, user_errors
 from nnprof.commands.nas import _setup_threads, nas_app
 from nnprof.errors import NNProfError
 
@@ -134,9 +134,9 @@ def fewshot_cmd(
     pool_cells: Annotated[
         int, typer.Option("--pool-cells", help="Cells the k measured ones are drawn from (disjoint from evaluation).")
     ] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the cell sets and the draws.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the cell sets and the draws.")] = 0,
     epochs: Annotated[int, typer.Option("--epochs", help="Gradient fine-tuning epochs (as nnprof finetune; only with >= 8 validation cells).")] = 30,
-    lr: Annotated[float, typer.Option("--lr", help="Fine-tuning peak learning rate (as nnprof finetune).")] = 1e-4,
+    lr: Annotated[float, typer.Option("--lr", callback=positive_finite, help="Fine-tuning peak learning rate (as nnprof finetune).")] = 1e-4,
     val_frac: Annotated[
         float, typer.Option("--val-frac", help="Share of the k cells that validates (fine-tune: only if >= 8 cells; scratch: always).")
     ] = 0.2,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nnprof.cli import app, err, out, user_errors
+from nnprof.cli import app, err, out, positive_finite, user_errors
 from nnprof.commands.product import _print_wide
 from nnprof.errors import NNProfError
 
@@ -52,7 +52,7 @@ Dataset = Annotated[
     typer.Argument(help="Zoo directory, NNLQP gt.txt (or its folder), or synthetic:N."),
 ]
 Epochs = Annotated[int, typer.Option("--epochs", min=1, help="Training epochs (paper: 50).")]
-Seed = Annotated[int, typer.Option("--seed", help="Seed of initialisation and batch order.")]
+Seed = Annotated[int, typer.Option("--seed", min=0, help="Seed of initialisation and batch order.")]
 Device = Annotated[str, typer.Option("--device", help="auto (cuda if available) | cpu | cuda.")]
 TierOpt = Annotated[
     str, typer.Option("--tier", help="Only zoo variants of this generator tier: base, large, or all.")
@@ -202,7 +202,7 @@ def train(
     seed: Seed = 0,
     device: Device = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Training batch (paper: 16).")] = 16,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (paper: 1e-3).")] = 1e-3,
+    lr: Annotated[float, typer.Option("--lr", callback=positive_finite, help="Peak learning rate (paper: 1e-3).")] = 1e-3,
     val_frac: ValFrac = 0.1,
     test_frac: TestFrac = 0.1,
     platform: PlatformOpt = None,

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from nnprof.cli import ModelBatchSizes, app, err, out, user_errors
+from nnprof.cli import ModelBatchSizes, app, err, out, positive_finite, user_errors
 from nnprof.errors import NNProfError
 
 
@@ -440,8 +440,8 @@ def finetune(
     val_frac: Annotated[
         float, typer.Option("--val-frac", min=0.0, max=0.5, help="Share of rows held out for the before/after scores.")
     ] = 0.2,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out split and of fine-tuning.")] = 0,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate of gradient fine-tuning.")] = 1e-4,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the held-out split and of fine-tuning.")] = 0,
+    lr: Annotated[float, typer.Option("--lr", callback=positive_finite, help="Peak learning rate of gradient fine-tuning.")] = 1e-4,
     device: DeviceOpt = Device.auto,
     fmt: FormatOpt = Format.table,
 ) -> None:
