@@ -147,9 +147,10 @@ def check_provider(provider: str) -> str:
     return name
 
 
-def make_session(model: Any, *, threads: int = 1, provider: str = "cpu"):
+def make_session(model: Any, *, threads: int = 1, provider: str = "cpu", label: str | None = None):
     """An ORT session set up for timing: `threads` intra-op threads, 1 inter-op thread,
-    sequential execution, all graph optimisations. `model`: path, bytes or ModelProto."""
+    sequential execution, all graph optimisations. `model`: path, bytes or ModelProto;
+    `label` names it in errors (default: the path)."""
     import onnxruntime as ort
 
     name = check_provider(provider)
@@ -170,11 +171,22 @@ def make_session(model: Any, *, threads: int = 1, provider: str = "cpu"):
         # CUDA: the provider must actually be used, not silently replaced by the CPU one
         session = ort.InferenceSession(src, sess_options=so, providers=[name])
     except Exception as e:  # onnxruntime raises its own exception types for bad models
-        what = "<in-memory model>" if isinstance(model, bytes) else src
-        raise NNProfError(f"onnxruntime cannot load {what}: {_first_line(e)}") from None
+        what = label or ("<in-memory model>" if isinstance(model, bytes) else src)
+        raise NNProfError(f"onnxruntime cannot load {what}: {_ort_reason(e)}") from None
     if session.get_providers()[0] != name:
         raise NNProfError(f"onnxruntime did not start {name} (got {session.get_providers()})")
     return session
+
+
+def _ort_reason(e: BaseException, limit: int = 400) -> str:
+    """ONNX Runtime's message on one line without its status prefix; the reason comes last
+    (after the model path and node), so a long one keeps its head and its tail."""
+    import re
+
+    s = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", " ".join(str(e).split()))
+    if not s:
+        return type(e).__name__
+    return s if len(s) <= limit else f"{s[: limit // 3]} ... {s[-(2 * limit) // 3 :]}"
 
 
 def _first_line(e: BaseException) -> str:
@@ -227,8 +239,8 @@ class Timer:
     """One model loaded and warmed up; `round()` runs one round of the protocol."""
 
     def __init__(self, model: Any, *, threads: int = 1, provider: str = "cpu",
-                 batch_size: int | None = None):
-        self.session = make_session(model, threads=threads, provider=provider)
+                 batch_size: int | None = None, label: str | None = None):
+        self.session = make_session(model, threads=threads, provider=provider, label=label)
         self.feed = random_feed(self.session, batch_size)
         self.out_names = [o.name for o in self.session.get_outputs()]
         self.fast_ms = float("inf")  # fastest run seen so far (decides the per-round warm-up)

@@ -162,6 +162,17 @@ def test_make_session_errors(tmp_path):
             M.make_session(tiny_model(), provider="cuda")
 
 
+def test_load_errors_name_the_model_and_keep_the_reason():
+    m = tiny_model()
+    m.graph.node[0].op_type = "NoSuchOp"  # ORT: "... Could not find an implementation for NoSuchOp"
+    with pytest.raises(NNProfError, match=r"cannot load tv:mine: .*NoSuchOp") as e:
+        M.make_session(m.SerializeToString(), label="tv:mine")
+    assert "[ONNXRuntimeError]" not in str(e.value)
+    long = RuntimeError("[ONNXRuntimeError] : 1 : FAIL : " + "path/" * 200 + " the reason")
+    text = M._ort_reason(long)
+    assert text.startswith("path/") and text.endswith("the reason") and " ... " in text and len(text) < 420
+
+
 def test_session_options_for_timing():
     s = M.make_session(tiny_model(), threads=2)
     o = s.get_session_options()
@@ -362,6 +373,20 @@ def test_cli_bad_input_creates_no_csv(tiny_path, tmp_path, fast_cli):
         assert r.exit_code == 2, (models, r.output)
         assert r.stderr.strip().count("\n") == 0, r.stderr
         assert not out.exists(), models
+
+
+def test_cli_a_model_onnxruntime_cannot_load_names_it_and_leaves_no_csv(tmp_path, fast_cli):
+    m = tiny_model(batch=1)
+    m.graph.node[1].domain = "com.example"  # an op the front end accepts, ORT has no kernel for
+    m.opset_import.append(helper.make_opsetid("com.example", 1))
+    onnx.save(m, tmp_path / "custom.onnx")
+    out = tmp_path / "m.csv"
+    r = runner.invoke(app, ["measure", str(tmp_path / "custom.onnx"), "-o", str(out)])
+    assert r.exit_code == 2, r.output
+    line = r.stderr.strip()
+    assert "\n" not in line and "cannot load " in line and "custom.onnx" in line, line
+    assert "<in-memory model>" not in line
+    assert not out.exists()
 
 
 def test_cli_interrupted_run_keeps_finished_rows_and_resumes(tiny_path, tmp_path, fast_cli,

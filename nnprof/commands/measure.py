@@ -158,40 +158,46 @@ def measure(
         else:
             sizes.append(input_size or zoo.default_input_size(r) or 224)
             jobs[i] = (r, b or 1)
+    created = output is not None and not output.exists()
     log = M.MeasurementLog.open(output) if output is not None else None
-    todo: list[int] = []
-    for i, ((r, b), size) in enumerate(zip(jobs, sizes, strict=True)):
-        hit = log.find(r.qualified, size, b, fp) if log is not None else None
-        if hit is not None:
-            rows[i] = M.typed_row(hit)
-        else:
-            todo.append(i)
-    if log is not None and len(todo) < len(jobs):
-        err.print(f"{len(jobs) - len(todo)} of {len(jobs)} rows already in {output}: skipped",
-                  markup=False, highlight=False)
+    try:
+        todo: list[int] = []
+        for i, ((r, b), size) in enumerate(zip(jobs, sizes, strict=True)):
+            hit = log.find(r.qualified, size, b, fp) if log is not None else None
+            if hit is not None:
+                rows[i] = M.typed_row(hit)
+            else:
+                todo.append(i)
+        if log is not None and len(todo) < len(jobs):
+            err.print(f"{len(jobs) - len(todo)} of {len(jobs)} rows already in {output}: skipped",
+                      markup=False, highlight=False)
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), console=err, transient=True)
-    with bar:
-        task = bar.add_task("measuring", total=len(todo) * protocol.rounds)
-        for start in range(0, len(todo), block_size):
-            block = todo[start : start + block_size]
-            loaded = _load_block(jobs, block, files, input_size, threads, provider.value, bar, task)
-            base = bar.tasks[0].completed
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), console=err, transient=True)
+        with bar:
+            task = bar.add_task("measuring", total=len(todo) * protocol.rounds)
+            for start in range(0, len(todo), block_size):
+                block = todo[start : start + block_size]
+                loaded = _load_block(jobs, block, files, input_size, threads, provider.value, bar, task)
+                base = bar.tasks[0].completed
 
-            def progress(done: int, total: int, base=base, n=len(loaded)) -> None:
-                bar.update(task, completed=base + done * n * protocol.rounds // total)
+                def progress(done: int, total: int, base=base, n=len(loaded)) -> None:
+                    bar.update(task, completed=base + done * n * protocol.rounds // total)
 
-            bar.update(task, description=f"measuring {len(loaded)} model(s)")
-            results = M.measure_many([t for _, _, t in loaded], protocol=protocol,
-                                     progress=progress)
-            for (i, (label, size, b), _), m in zip(
-                [(i, meta, t) for i, meta, t in loaded], results, strict=True
-            ):
-                row = M.csv_row(label, size, b, m, fp)
-                if log is not None:
-                    log.append(row)
-                rows[i] = row
+                bar.update(task, description=f"measuring {len(loaded)} model(s)")
+                results = M.measure_many([t for _, _, t in loaded], protocol=protocol,
+                                         progress=progress)
+                for (i, (label, size, b), _), m in zip(
+                    [(i, meta, t) for i, meta, t in loaded], results, strict=True
+                ):
+                    row = M.csv_row(label, size, b, m, fp)
+                    if log is not None:
+                        log.append(row)
+                    rows[i] = row
+    except BaseException:
+        if created and log is not None and not log.keys:  # a failed first run leaves no header-only file
+            output.unlink(missing_ok=True)  # type: ignore[union-attr]
+        raise
     _print(rows, fmt)
 
 
@@ -208,7 +214,7 @@ def _load_block(jobs, block, files, input_size, threads, provider, bar, task):
         # a cached zoo export is a file on disk; an ONNX file given by the user was re-shaped
         # in memory (batch, input size), so time that in-memory model
         src = res.path if (ref.source != "onnx" and res.path is not None) else res.model
-        timer = M.Timer(src, threads=threads, provider=provider, batch_size=b)
+        timer = M.Timer(src, threads=threads, provider=provider, batch_size=b, label=ref.qualified)
         loaded.append((i, (ref.qualified, res.input_size, res.batch_size or b), timer))
     return loaded
 

@@ -317,7 +317,7 @@ def _measure_rows(rows, refs_sizes, threads: int, rounds: int) -> None:
                 try:
                     res = export.convert(ref, size, b)
                     src = res.path if (ref.source != "onnx" and res.path is not None) else res.model
-                    timers.append((i, M.Timer(src, threads=threads, batch_size=b)))
+                    timers.append((i, M.Timer(src, threads=threads, batch_size=b, label=ref.qualified)))
                 except NNProfError as e:
                     rows[i]["error"] = f"measure: {e}"
             if not timers:
