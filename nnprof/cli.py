@@ -68,11 +68,20 @@ def run(argv: list[str] | None = None) -> None:
 
 
 def positive_finite(value: float | None) -> float | None:
-    """Option callback: a rate or share that must be a finite number > 0 (None passes)."""
+    """Option callback: a rate that must be a finite number > 0 (None passes)."""
     import math
 
     if value is not None and not (math.isfinite(value) and value > 0):
         raise typer.BadParameter(f"must be a finite number > 0, got {value}")
+    return value
+
+
+def nonnegative_finite(value: float | None) -> float | None:
+    """Option callback: a finite number >= 0 (`train --init CKPT --lr 0` re-saves as is)."""
+    import math
+
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"must be a finite number >= 0, got {value}")
     return value
 
 

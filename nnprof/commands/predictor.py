@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from nnprof.cli import app, err, out, positive_finite, user_errors
+from nnprof.cli import app, err, nonnegative_finite, out, user_errors
 from nnprof.commands.product import _print_wide
 from nnprof.errors import NNProfError
 
@@ -202,7 +202,7 @@ def train(
     seed: Seed = 0,
     device: Device = "auto",
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Training batch (paper: 16).")] = 16,
-    lr: Annotated[float, typer.Option("--lr", callback=positive_finite, help="Peak learning rate (paper: 1e-3).")] = 1e-3,
+    lr: Annotated[float, typer.Option("--lr", callback=nonnegative_finite, help="Peak learning rate (paper: 1e-3).")] = 1e-3,
     val_frac: ValFrac = 0.1,
     test_frac: TestFrac = 0.1,
     platform: PlatformOpt = None,
