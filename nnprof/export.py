@@ -404,6 +404,13 @@ def _export_any(
             onnx.checker.check_model(model)
             return model, exporter, failures
         except Exception as e:
+            if "can't allocate memory" in str(e) or isinstance(e, MemoryError):
+                need = re.search(r"allocate (\d+) bytes", str(e))
+                size = f" ({int(need.group(1)) / 2**30:,.1f} GiB for one tensor)" if need else ""
+                raise NNProfError(
+                    f"cannot export {ref} at batch {batch_size}, input {input_size}: out of memory{size}; "
+                    "use a smaller --batch-size or --input-size"
+                ) from None
             failures.append(f"{exporter}: {type(e).__name__}: {_first_line(e)}")
     raise NNProfError(f"cannot export {ref} to ONNX: " + "; ".join(failures))
 
@@ -523,7 +530,11 @@ def _convert_file(
 ) -> ConvertResult:
     from nnprof.graph import load_onnx, set_input_shape
 
-    model = set_input_shape(load_onnx(ref.path), batch_size, input_size)  # type: ignore[arg-type]
+    model = load_onnx(ref.path)  # type: ignore[arg-type]
+    try:
+        model = set_input_shape(model, batch_size, input_size)
+    except NNProfError as e:  # e.g. "the ONNX graph has no inputs": say which file
+        raise NNProfError(str(e) if Path(str(ref.path)).name in str(e) else f"{ref.path}: {e}") from None
     n = len(model.graph.node)
     inp = _input_dims(model)
     return ConvertResult(

@@ -207,8 +207,10 @@ def score(y_true: Sequence[float], y_pred: Sequence[float]) -> dict[str, float]:
 FeatureProgress = Callable[[str], None]
 
 
-def row_features(rows: Sequence[Row], progress: FeatureProgress | None = None) -> list[GraphFeatures]:
-    """Convert (cached), parse and encode every row's model; errors name the CSV line."""
+def row_features(rows: Sequence[Row], progress: FeatureProgress | None = None,
+                 source: str | Path | None = None) -> list[GraphFeatures]:
+    """Convert (cached), parse and encode every row's model; errors name the CSV (`source`)
+    and line."""
     from nnprof.predict import graph_features
 
     feats = []
@@ -218,7 +220,7 @@ def row_features(rows: Sequence[Row], progress: FeatureProgress | None = None) -
         try:
             feats.append(graph_features(r.ref, r.input_size, r.batch_size))
         except NNProfError as e:
-            raise NNProfError(f"line {r.line}: {e}") from None
+            raise NNProfError(f"{source}:{r.line}: {e}" if source else f"line {r.line}: {e}") from None
     return feats
 
 

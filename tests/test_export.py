@@ -146,6 +146,24 @@ def test_all_exporters_fail_is_one_line(monkeypatch):
     )
 
 
+def test_out_of_memory_export_asks_for_a_smaller_batch(monkeypatch):
+    calls = []
+
+    def oom(module, size, batch, exporter):
+        calls.append(exporter)
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
+                           "allocate memory: you tried to allocate 602112000000 bytes. Error code 12")
+
+    monkeypatch.setattr(export, "export_module", oom)
+    with pytest.raises(NNProfError) as e:
+        export.convert("timm:test_resnet", 224, 1000000, cache=False)
+    assert str(e.value) == (
+        "cannot export timm:test_resnet at batch 1000000, input 224: out of memory "
+        "(560.8 GiB for one tensor); use a smaller --batch-size or --input-size"
+    )
+    assert calls == ["torchscript"]  # the other exporter would need the same memory
+
+
 def test_cache_key_depends_on_size_batch_and_versions(monkeypatch):
     from nnprof.zoo import resolve
 

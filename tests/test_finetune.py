@@ -159,6 +159,21 @@ def test_bad_csv_files(tmp_path):
         F.read_measurements(tmp_path / "b.csv")
 
 
+def test_a_row_whose_model_fails_names_the_csv_line_and_the_file(tmp_path):
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    const = helper.make_node("Constant", [], ["y"], value=numpy_helper.from_array(np.ones((1, 3), np.float32)))
+    graph = helper.make_graph([const], "noin", [], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "noin.onnx")
+    net = tiny_net(tmp_path / "n.onnx")
+    rows = [{"model": net, "input_size": 16, "batch_size": b, "latency_ms": 1.5} for b in range(1, 6)]
+    path = write_csv(tmp_path / "m.csv", [*rows, {"model": "noin.onnx", "input_size": "", "batch_size": 1, "latency_ms": 2}])
+    with pytest.raises(NNProfError, match=r"m.csv:7: .*noin.onnx: the ONNX graph has no inputs"):
+        F.row_features(F.read_measurements(path), source=path)
+
+
 def test_default_input_size_counts_for_duplicates(tmp_path):
     rows = [{"model": "tv:resnet18", "input_size": 224}, {"model": "resnet18", "input_size": ""}]
     path = write_csv(tmp_path / "m.csv", [{"batch_size": 1, "latency_ms": 2.0, **r} for r in rows])

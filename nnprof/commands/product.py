@@ -458,7 +458,7 @@ def finetune(
     rows = F.read_measurements(measurements)
     base = load_predictor(checkpoint, device.value)
     with _bar(len(rows), "features") as step:
-        feats = F.row_features(rows, step)
+        feats = F.row_features(rows, step, source=measurements)
     _notes(feats)
     model, ckpt, report = F.run(
         rows, feats, base, epochs=epochs, lr=lr, val_frac=val_frac, seed=seed,
