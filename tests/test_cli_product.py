@@ -135,6 +135,8 @@ def test_names_are_printed_as_given(tmp_path, ckpt, monkeypatch):
     tiny_net(tmp_path / "x[" / "v2].onnx", 8, 3, 16)
     r = ok(["convert", "x[/v2].onnx"])  # the status line raised MarkupError on "[/v2]"
     assert "x[/v2].onnx" in r.stdout
+    # re-shaped in memory: the untouched original is not reported as the output
+    assert "output    (not written; -o FILE saves this graph)" in ok(["convert", "x[/v2].onnx", "-b", "3"]).stdout
 
 
 def test_predict_warns_about_graphs_outside_the_training_range(tmp_path, ckpt):

@@ -132,7 +132,8 @@ def convert(
         export.check_writable(output)  # before the slow part
     with err.status(f"converting {escape(model)} ..."):
         res = export.convert(model, input_size, batch_size, cache=not no_cache)
-    path = res.path
+    # an ONNX file is re-shaped in memory: its own path is not the graph reported here
+    path = None if res.ref.source == "onnx" else res.path
     if output is not None:
         model = res.model
         if res.ref.source == "onnx":  # weights kept in a side file travel into the copy
@@ -168,7 +169,7 @@ def convert(
         else "exporter  (ONNX file)",
         f"nodes     {res.nodes_before} before simplification, {res.nodes_after} after ({simp})",
         f"cached    {'yes' if res.cached else 'no'} ({res.seconds:.2f} s)",
-        f"output    {row['path'] or '(not written)'}",
+        f"output    {row['path'] or '(not written; -o FILE saves this graph)'}",
     ]
     out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
 
