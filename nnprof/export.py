@@ -149,6 +149,9 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     if p.is_dir():
         raise NNProfError(f"cannot write {p}: it is a directory; give a file name")
     if not parent.is_dir():
+        up = next((a for a in (parent, *parent.parents) if a.exists()), None)  # nearest existing
+        if up is not None and not up.is_dir():
+            raise NNProfError(f"cannot write {p}: {up} is a file, not a directory")
         raise NNProfError(f"cannot write {p}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise NNProfError(f"cannot write {p}: permission denied")

@@ -222,7 +222,7 @@ def test_save_onnx_is_atomic_and_fails_in_one_line(tmp_path):
     for bad, why in [
         (tmp_path / "nodir" / "c.onnx", "does not exist"),
         (tmp_path, "it is a directory"),
-        (tmp_path / "a.onnx" / "c.onnx", "does not exist"),
+        (tmp_path / "a.onnx" / "c.onnx", "a.onnx is a file, not a directory"),
     ]:
         with pytest.raises(NNProfError, match=why):
             export.save_onnx(m, bad)

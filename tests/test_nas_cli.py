@@ -117,6 +117,8 @@ def test_missing_file_is_one_line_error(tmp_path):
     base = ["nas", "train", "--bench", "nb201", "--train-size", "2", "--data-dir", str(tmp_path)]
     r = runner.invoke(app, [*base, "-o", str(tmp_path)])  # refused before any training
     assert r.exit_code == 2 and "it is a directory; give a file name for -o" in r.output
+    r = runner.invoke(app, [*base, "-o", str(tmp_path / "nb201_cifar10.csv" / "x.pt")])
+    assert r.exit_code == 2 and "nb201_cifar10.csv is a file, not a directory" in r.output
     r = runner.invoke(app, ["nas", "evaluate", *base[2:], "--save-dir", str(tmp_path / "nb201_cifar10.csv")])
     assert r.exit_code == 2 and "is a file, not a folder" in r.output
 

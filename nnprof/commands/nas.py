@@ -172,8 +172,12 @@ def train_cmd(
 
     name = bench.value
     cfg, args = _config(name, train_size, seed, epochs, batch_size, lr, hidden)
-    if output is not None and output.is_dir():
-        raise NNProfError(f"cannot write {output}: it is a directory; give a file name for -o")
+    if output is not None:  # before the data load and the training; missing folders are made
+        if output.is_dir():
+            raise NNProfError(f"cannot write {output}: it is a directory; give a file name for -o")
+        up = next(a for a in output.absolute().parents if a.exists())
+        if not up.is_dir():
+            raise NNProfError(f"cannot write {output}: {up} is a file, not a directory")
     data = load_bench(name, data_dir)
     err.print(f"{name}: {len(data)} cells; {TARGET_NOTE[name]}", highlight=False)
     row, result = _run_one(data, train_size, cfg, args, f"seed {seed}")
