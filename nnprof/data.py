@@ -383,6 +383,8 @@ def load_dataset(spec: str | Path, platform: str | None = None) -> list[Sample]:
     path = Path(spec)
     if path.is_dir():
         if (path / "data").is_dir():
+            if platform is not None:  # a zoo is one machine's measurements
+                raise NNProfError(f"--platform picks a PlatformId of an NNLQP gt.txt; {path} is a measured zoo")
             return read_zoo(path)
         if (path / "gt.txt").is_file():
             return read_nnlqp(path / "gt.txt", platform)
@@ -397,6 +399,8 @@ def load_dataset(spec: str | Path, platform: str | None = None) -> list[Sample]:
             raise NNProfError(f"{text!r}: write synthetic:N with N networks per family") from None
         if n < 2:
             raise NNProfError("synthetic:N needs N >= 2")
+        if platform is not None:
+            raise NNProfError(f"--platform picks a PlatformId of an NNLQP gt.txt; {text} has none")
         return synthetic(n)
     raise NNProfError(f"dataset {text!r} not found; give a zoo directory, an NNLQP gt.txt or synthetic:N")
 

@@ -171,6 +171,8 @@ def test_zoo_reader(tmp_path, syn):
     assert sorted(s.id for s in sp.test) == ["plain_0003", "wide_0002"]
     assert len(sp.train) == 9
     assert load_dataset(tmp_path)[0].id == "plain_0000"
+    with pytest.raises(NNProfError, match="--platform picks a PlatformId of an NNLQP gt.txt; .* is a measured zoo"):
+        load_dataset(tmp_path, platform="nosuch")
 
 
 @pytest.mark.parametrize(
@@ -209,6 +211,8 @@ def test_not_a_dataset(tmp_path):
         load_dataset(tmp_path)
     with pytest.raises(NNProfError, match="synthetic:N"):
         load_dataset("synthetic:many")
+    with pytest.raises(NNProfError, match="synthetic:4 has none"):
+        load_dataset("synthetic:4", platform="nosuch")
 
 
 # ------------------------------------------------------------------- synthetic + splits
