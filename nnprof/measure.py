@@ -682,6 +682,7 @@ class MeasurementLog:
 
     path: Path
     keys: dict[tuple[str, ...], dict[str, str]] = field(default_factory=dict)
+    ignored: list[int] = field(default_factory=list)  # lines with a wrong number of cells
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> MeasurementLog:
@@ -723,13 +724,16 @@ class MeasurementLog:
         reader = csv.reader(io.StringIO(data.decode("utf-8", errors="replace")))
         next(reader)
         for values in reader:
-            if len(values) == len(CSV_COLUMNS):
-                row = dict(zip(CSV_COLUMNS, values, strict=True))
-                try:
-                    typed_row(row)
-                except ValueError as e:
-                    raise NNProfError(f"{p}:{reader.line_num}: {e}; fix or remove that row") from None
-                log.keys[_key(row)] = row
+            if len(values) != len(CSV_COLUMNS):
+                if any(v.strip() for v in values):
+                    log.ignored.append(reader.line_num)
+                continue
+            row = dict(zip(CSV_COLUMNS, values, strict=True))
+            try:
+                typed_row(row)
+            except ValueError as e:
+                raise NNProfError(f"{p}:{reader.line_num}: {e}; fix or remove that row") from None
+            log.keys[_key(row)] = row
         return log
 
     def find(self, model: str, input_size: int | None, batch_size: int | None,

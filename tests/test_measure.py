@@ -228,6 +228,10 @@ def test_csv_append_and_resume(tmp_path):
     assert rows[0]["nnprof"] == __version__
     assert rows[0]["precision"] == "fp32"
     assert p.read_text().count(",".join(M.CSV_COLUMNS)) == 1  # header written once
+    assert again.ignored == []
+    with p.open("a") as f:
+        f.write("garbage,1\n\n")  # a hand edit: kept in the file, listed (blank lines are not)
+    assert M.MeasurementLog.open(p).ignored == [4]
 
 
 def test_csv_torn_last_row_is_dropped(tmp_path):

@@ -160,6 +160,11 @@ def measure(
             jobs[i] = (r, b or 1)
     created = output is not None and not output.exists()
     log = M.MeasurementLog.open(output) if output is not None else None
+    if log is not None and log.ignored:
+        lines = ", ".join(map(str, log.ignored[:5])) + (", ..." if len(log.ignored) > 5 else "")
+        err.print(f"warning: {output}: {len(log.ignored)} line(s) without the {len(M.CSV_COLUMNS)} "
+                  f"columns ignored (line {lines}); `nnprof finetune` will refuse them", markup=False, highlight=False,
+                  soft_wrap=True)
     try:
         todo: list[int] = []
         for i, ((r, b), size) in enumerate(zip(jobs, sizes, strict=True)):
