@@ -121,6 +121,11 @@ def test_missing_file_is_one_line_error(tmp_path):
     assert r.exit_code == 2 and "nb201_cifar10.csv is a file, not a directory" in r.output
     r = runner.invoke(app, ["nas", "evaluate", *base[2:], "--save-dir", str(tmp_path / "nb201_cifar10.csv")])
     assert r.exit_code == 2 and "is a file, not a folder" in r.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "nb201_cifar10.csv").write_text("arch_idx,arch_str,test_acc_200ep\n")
+    r = runner.invoke(app, [*base[:-2], "--data-dir", str(empty)])
+    assert r.exit_code == 2 and "nb201_cifar10.csv holds no cells (empty, or a header only)" in r.output
 
 
 def test_train_and_evaluate_commands(tmp_path):

@@ -82,6 +82,8 @@ def load_bench(name: str, data_dir: str | Path | None = None) -> Bench:
         raise NNProfError(f"unknown benchmark {name!r}; choose nb101 or nb201")
     path = Path(data_dir) if data_dir is not None else default_data_dir()
     rows = _open_csv(path / FILES[name])
+    if not rows:
+        raise NNProfError(f"{path / FILES[name]} holds no cells (empty, or a header only)")
     ids: list[str] = []
     cells: list[Cell] = []
     acc: list[float] = []
