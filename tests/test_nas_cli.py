@@ -119,6 +119,10 @@ def test_missing_file_is_one_line_error(tmp_path):
     assert r.exit_code == 2 and "it is a directory; give a file name for -o" in r.output
     r = runner.invoke(app, [*base, "-o", str(tmp_path / "nb201_cifar10.csv" / "x.pt")])
     assert r.exit_code == 2 and "nb201_cifar10.csv is a file, not a directory" in r.output
+    r = runner.invoke(app, [*base, "--epochs", "0"])
+    assert r.exit_code == 2 and r.output.strip() == "error: --epochs must be >= 1, got 0"
+    r = runner.invoke(app, [*base, "--batch-size", "1"])
+    assert r.exit_code == 2 and "--batch-size must be >= 2 (a ranking loss needs pairs), got 1" in r.output
     r = runner.invoke(app, ["nas", "evaluate", *base[2:], "--save-dir", str(tmp_path / "nb201_cifar10.csv")])
     assert r.exit_code == 2 and "is a file, not a folder" in r.output
     empty = tmp_path / "empty"

@@ -96,8 +96,10 @@ def _config(
     from nnprof.nas.train import DEFAULTS, TrainConfig, default_epochs
 
     d = DEFAULTS[bench]
-    if (epochs is not None and epochs < 1) or batch_size < 2:
-        raise NNProfError("--epochs must be >= 1 and --batch-size >= 2")
+    if epochs is not None and epochs < 1:
+        raise NNProfError(f"--epochs must be >= 1, got {epochs}")
+    if batch_size < 2:
+        raise NNProfError(f"--batch-size must be >= 2 (a ranking loss needs pairs), got {batch_size}")
     if hidden is not None and (hidden < 8 or hidden % 8):
         raise NNProfError(f"--hidden must be a multiple of 8 (the GFFN groups), got {hidden}")
     cfg = TrainConfig(
