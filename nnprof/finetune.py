@@ -224,6 +224,27 @@ def row_features(rows: Sequence[Row], progress: FeatureProgress | None = None,
     return feats
 
 
+OUTLIER_FACTOR = 10.0  # a row this far from the others' measured / predicted ratio stands out
+
+
+def outliers(rows: Sequence[Row], predicted: Sequence[float]) -> list[tuple[Row, float]]:
+    """Rows whose measured / predicted ratio is more than OUTLIER_FACTOR x away from the
+    median ratio of all rows, with that factor (> 1: slower than the rest suggest). A whole
+    device being faster or slower moves the median, not the rows; a unit slip or a typo
+    moves one row."""
+    ratios = [r.latency_ms / p for r, p in zip(rows, predicted, strict=True) if p > 0 and math.isfinite(p)]
+    if len(ratios) < 3:
+        return []
+    mid = sorted(ratios)[len(ratios) // 2]
+    found = []
+    for r, p in zip(rows, predicted, strict=True):
+        if p > 0 and math.isfinite(p):
+            f = (r.latency_ms / p) / mid
+            if f > OUTLIER_FACTOR or f < 1 / OUTLIER_FACTOR:
+                found.append((r, f))
+    return found
+
+
 def run(
     rows: Sequence[Row],
     feats: Sequence[GraphFeatures],

@@ -105,6 +105,17 @@ def test_finetune_on_20_rows_fixes_a_slower_device(tmp_path, ckpt):
     assert y == pytest.approx(P.Predictor(model, new, again.path, again.device, again.profile).predict(feats), rel=1e-5)
 
 
+def test_outliers_are_single_rows_far_from_the_device_ratio(tmp_path, ckpt):
+    rows = F.read_measurements(slower_device_csv(tmp_path, ckpt))  # 3x slower, +-3% jitter
+    pred = P.load_predictor(ckpt, "cpu").predict(F.row_features(rows))
+    assert F.outliers(rows, pred) == []  # a whole device 3x slower is not an outlier
+    rows[4] = F.Row(**{**rows[4].__dict__, "latency_ms": rows[4].latency_ms * 1000})  # seconds typed as ms
+    rows[7] = F.Row(**{**rows[7].__dict__, "latency_ms": rows[7].latency_ms / 50})
+    found = F.outliers(rows, pred)
+    assert [(r.line, round(f, -1)) for r, f in found] == [(rows[4].line, 1000.0), (rows[7].line, 0.0)]
+    assert found[1][1] == pytest.approx(1 / 50, rel=0.1)
+
+
 def test_finetune_without_held_out_rows_scores_the_finetune_rows(tmp_path, ckpt):
     rows = F.read_measurements(slower_device_csv(tmp_path, ckpt))
     base = P.load_predictor(ckpt, "cpu")

@@ -460,6 +460,10 @@ def finetune(
     with _bar(len(rows), "features") as step:
         feats = F.row_features(rows, step, source=measurements)
     _notes(feats)
+    for r, f in F.outliers(rows, base.predict(feats)):
+        err.print(f"warning: {measurements}:{r.line}: {r.ref.qualified} measured {r.latency_ms:g} ms, "
+                  f"{f if f > 1 else 1 / f:.0f}x {'slower' if f > 1 else 'faster'} than the other rows "
+                  "suggest; check its unit and value", markup=False, highlight=False, soft_wrap=True)
     model, ckpt, report = F.run(
         rows, feats, base, epochs=epochs, lr=lr, val_frac=val_frac, seed=seed,
         device=device.value, source=str(measurements),
