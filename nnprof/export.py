@@ -142,8 +142,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Fail early, in one line, if `path` cannot be written (before any slow work)."""
+def check_writable(path: str | os.PathLike[str], create_dirs: bool = False) -> Path:
+    """Fail early, in one line, if `path` cannot be written (before any slow work).
+    `create_dirs`: the writer makes missing folders, so only the nearest existing one
+    must be a writable directory."""
     p = Path(path).expanduser()
     parent = p.parent if str(p.parent) else Path(".")
     if p.is_dir():
@@ -152,7 +154,9 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
         up = next((a for a in (parent, *parent.parents) if a.exists()), None)  # nearest existing
         if up is not None and not up.is_dir():
             raise NNProfError(f"cannot write {p}: {up} is a file, not a directory")
-        raise NNProfError(f"cannot write {p}: directory {parent} does not exist")
+        if not create_dirs or up is None:
+            raise NNProfError(f"cannot write {p}: directory {parent} does not exist")
+        parent = up
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise NNProfError(f"cannot write {p}: permission denied")
     return p
@@ -536,8 +540,8 @@ def _convert_file(
     model = load_onnx(ref.path)  # type: ignore[arg-type]
     try:
         model = set_input_shape(model, batch_size, input_size)
-    except NNProfError as e:  # e.g. "the ONNX graph has no inputs": say which file
-        raise NNProfError(str(e) if Path(str(ref.path)).name in str(e) else f"{ref.path}: {e}") from None
+    except NNProfError as e:  # e.g. "the ONNX graph has no inputs": it cannot know the file
+        raise NNProfError(f"{ref.path}: {e}") from None
     n = len(model.graph.node)
     inp = _input_dims(model)
     return ConvertResult(

@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,15 @@ def _platform(row: dict[str, str], where: str = "") -> dict[str, Any]:
     return plat
 
 
+def _records(reader: csv.DictReader, path: Path) -> Iterator[dict[str, str]]:
+    """The reader's rows; a row the csv module cannot read (a field over its size limit)
+    becomes a one-line error naming the line."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        raise NNProfError(f"{path}:{reader.line_num}: not a readable CSV row ({e})") from None
+
+
 def read_measurements(path: str | Path) -> list[Row]:
     """Read and check a measurement CSV; NNProfError naming the line of the first problem."""
     from nnprof import zoo
@@ -126,14 +135,7 @@ def read_measurements(path: str | Path) -> list[Row]:
     rows: list[Row] = []
     seen: dict[tuple[str, int | None, int], int] = {}
     first_platform: tuple[int, dict[str, Any]] | None = None
-    records = iter(reader)
-    while True:
-        try:
-            rec = next(records)
-        except StopIteration:
-            break
-        except csv.Error as e:
-            raise NNProfError(f"{path}:{reader.line_num}: not a readable CSV row ({e})") from None
+    for rec in _records(reader, path):
         line = reader.line_num
         where = f"{path}:{line}"
         if None in rec:
@@ -232,17 +234,11 @@ def outliers(rows: Sequence[Row], predicted: Sequence[float]) -> list[tuple[Row,
     median ratio of all rows, with that factor (> 1: slower than the rest suggest). A whole
     device being faster or slower moves the median, not the rows; a unit slip or a typo
     moves one row."""
-    ratios = [r.latency_ms / p for r, p in zip(rows, predicted, strict=True) if p > 0 and math.isfinite(p)]
+    ratios = [(r, r.latency_ms / p) for r, p in zip(rows, predicted, strict=True) if p > 0 and math.isfinite(p)]
     if len(ratios) < 3:
         return []
-    mid = sorted(ratios)[len(ratios) // 2]
-    found = []
-    for r, p in zip(rows, predicted, strict=True):
-        if p > 0 and math.isfinite(p):
-            f = (r.latency_ms / p) / mid
-            if f > OUTLIER_FACTOR or f < 1 / OUTLIER_FACTOR:
-                found.append((r, f))
-    return found
+    mid = sorted(q for _, q in ratios)[len(ratios) // 2]
+    return [(r, q / mid) for r, q in ratios if not 1 / OUTLIER_FACTOR <= q / mid <= OUTLIER_FACTOR]
 
 
 def run(

@@ -181,8 +181,6 @@ def make_session(model: Any, *, threads: int = 1, provider: str = "cpu", label: 
 def _ort_reason(e: BaseException, limit: int = 400) -> str:
     """ONNX Runtime's message on one line without its status prefix; the reason comes last
     (after the model path and node), so a long one keeps its head and its tail."""
-    import re
-
     s = re.sub(r"^\[ONNXRuntimeError\] : \d+ : \w+ : ", "", " ".join(str(e).split()))
     if not s:
         return type(e).__name__

@@ -177,9 +177,9 @@ def train_cmd(
     if output is not None:  # before the data load and the training; missing folders are made
         if output.is_dir():
             raise NNProfError(f"cannot write {output}: it is a directory; give a file name for -o")
-        up = next(a for a in output.absolute().parents if a.exists())
-        if not up.is_dir():
-            raise NNProfError(f"cannot write {output}: {up} is a file, not a directory")
+        from nnprof.export import check_writable
+
+        check_writable(output, create_dirs=True)
     data = load_bench(name, data_dir)
     err.print(f"{name}: {len(data)} cells; {TARGET_NOTE[name]}", highlight=False)
     row, result = _run_one(data, train_size, cfg, args, f"seed {seed}")
