@@ -186,7 +186,7 @@ def checkpoint_path(path: str | Path | None = None) -> Path:
     return p
 
 
-def _family_model(cpu_id: str) -> str | None:
+def family_model(cpu_id: str) -> str | None:
     """'family 25 model 1' from a fingerprint's cpu_id, None when it names neither."""
     fm = re.search(r"family=(\S+) model=(\S+)", cpu_id)
     return f"family {fm.group(1)} model {fm.group(2)}" if fm else None
@@ -199,7 +199,7 @@ def describe_platform(platform: dict[str, Any] | None) -> str:
     if "cpu" in platform or "provider" in platform:
         parts = [str(platform.get("cpu", "?"))]
         # a VM often names only the vendor line ("AMD EPYC"): the family/model tell machines apart
-        fm = _family_model(str(platform.get("cpu_id", "")))
+        fm = family_model(str(platform.get("cpu_id", "")))
         if fm:
             parts[0] += f" ({fm})"
         if platform.get("threads") not in (None, ""):
@@ -342,27 +342,59 @@ class Predictor:
         return out
 
 
+def _bundled_headers() -> list[tuple[str, Path, dict[str, Any]]]:
+    """(name, path, checkpoint) of each readable bundled checkpoint (`nnprof checkpoints`
+    reports the unreadable ones)."""
+    import torch
+
+    out = []
+    for name, path in bundled_checkpoints().items():
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception:
+            continue
+        if isinstance(ckpt, dict):
+            out.append((name, path, ckpt))
+    return out
+
+
+def _platform_of(ckpt: dict[str, Any]) -> dict[str, Any]:
+    plat = ckpt.get("platform")
+    return plat if isinstance(plat, dict) else {}
+
+
+def bundled_for_cpu(cpu: str, headers: list[tuple[str, Path, dict[str, Any]]] | None = None) -> list[tuple[str, Path]]:
+    """The bundled checkpoints whose training latencies were measured on CPU `cpu` (a
+    `measure.cpu_id()` string), the newest (`created`) first."""
+    if not cpu:
+        return []
+    hits = [(str(c.get("created") or ""), name, path)
+            for name, path, c in (_bundled_headers() if headers is None else headers)
+            if _platform_of(c).get("cpu_id") == cpu]
+    return [(name, path) for _, name, path in sorted(hits, key=lambda h: h[0], reverse=True)]
+
+
+def auto_checkpoint(cpu: str) -> tuple[Path, str | None]:
+    """The checkpoint `predict`, `zoo` and `finetune` use without --checkpoint: the newest
+    bundled checkpoint measured on `cpu` (a `measure.cpu_id()` string) with its short name,
+    else the bundled default with None."""
+    default = checkpoint_path(None)
+    mine = bundled_for_cpu(cpu)
+    if not mine or any(path.resolve() == default.resolve() for _, path in mine):
+        return default, None
+    return mine[0][1], mine[0][0]
+
+
 def other_cpu_note(pred: Predictor) -> str | None:
     """One line for a checkpoint that predicts for another CPU than this machine's (None when
     the CPUs match or either is unknown), naming a bundled checkpoint measured on this CPU."""
-    import torch
-
     from nnprof.measure import cpu_id
 
     want, here = str((pred.platform or {}).get("cpu_id") or ""), cpu_id()
     if not want or not here or want == here:
         return None
-    mine = []
-    for name, path in bundled_checkpoints().items():
-        if path.resolve() == pred.path.resolve():
-            continue
-        try:
-            plat = torch.load(path, map_location="cpu", weights_only=True).get("platform") or {}
-        except Exception:  # an unreadable bundled file is `nnprof checkpoints`' to report
-            continue
-        if plat.get("cpu_id") == here:
-            mine.append(name)
-    this = _family_model(here) or here
+    mine = [name for name, path in bundled_for_cpu(here) if path.resolve() != pred.path.resolve()]
+    this = family_model(here) or here
     then = (f"the bundled checkpoint {mine[0]!r} was measured on it (--checkpoint {mine[0]})" if mine
             else "measure ~30 models here and `nnprof finetune` for its own latencies")
     return f"this machine's CPU ({this}) is not the one {pred.path.name} predicts for; {then}"

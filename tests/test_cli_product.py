@@ -408,6 +408,72 @@ def test_a_checkpoint_for_another_cpu_gets_a_note(tmp_path, monkeypatch, ckpt):
 
     monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=AuthenticAMD family=25 model=1 stepping=1")
     net = tiny_net(tmp_path / "n.onnx")
-    r = ok(["predict", net, "--device", "cpu", "-f", "json"])
+    r = ok(["predict", net, "-c", "default", "--device", "cpu", "-f", "json"])
     assert "note: this machine's CPU (family 25 model 1) is not the one nnprof-latency.pt predicts for" in r.stderr
     assert "note:" not in ok(["predict", net, "-c", "zen3", "--device", "cpu", "-f", "json"]).stderr
+
+
+def _bundle(d, ckpt, cpus):
+    """Bundled checkpoints in d: {file name: (cpu family/model, created)}."""
+    d.mkdir(exist_ok=True)
+    for name, (cpu, created) in cpus.items():
+        c = torch.load(ckpt, weights_only=True)
+        c["platform"] = {"cpu": "AMD EPYC", "cpu_id": f"vendor_id=AuthenticAMD {cpu} stepping=1", "threads": 1}
+        c["created"] = created
+        torch.save(c, d / name)
+    return d
+
+
+def test_without_checkpoint_the_newest_bundled_one_for_this_cpu_is_used(tmp_path, monkeypatch, ckpt):
+    from nnprof import measure as M
+
+    d = _bundle(tmp_path / "checkpoints", ckpt, {
+        "nnprof-latency.pt": ("family=26 model=2", "2026-12-02T00:00:00+00:00"),
+        "nnprof-latency-old.pt": ("family=25 model=17", "2026-12-01T00:00:00+00:00"),
+        "nnprof-latency-new.pt": ("family=25 model=17", "2026-12-05T00:00:00+00:00"),
+    })
+    monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", d / "nnprof-latency.pt")
+    monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=AuthenticAMD family=25 model=17 stepping=1")
+    assert P.bundled_for_cpu(M.cpu_id()) == [("new", d / "nnprof-latency-new.pt"), ("old", d / "nnprof-latency-old.pt")]
+    assert P.auto_checkpoint(M.cpu_id()) == (d / "nnprof-latency-new.pt", "new")
+    assert P.auto_checkpoint("vendor_id=GenuineIntel family=6 model=143 stepping=8") == (d / "nnprof-latency.pt", None)
+    assert P.auto_checkpoint("") == (d / "nnprof-latency.pt", None)
+
+    net = tiny_net(tmp_path / "n.onnx")
+    r = ok(["predict", net, "--device", "cpu", "-f", "json"])
+    assert r.stderr.splitlines()[0] == (
+        "note: this machine's CPU (family 25 model 17): using the bundled checkpoint 'new', measured on it "
+        "(--checkpoint default for the default one)")
+    assert "family 25 model 17" in json.loads(r.stdout)[0]["platform"]
+    r = ok(["predict", net, "-c", "default", "--device", "cpu", "-f", "json"])
+    assert "family 26 model 2" in json.loads(r.stdout)[0]["platform"]
+    assert "'new' was measured on it (--checkpoint new)" in r.stderr
+
+    # the default checkpoint is this CPU's: nothing to say
+    monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=AuthenticAMD family=26 model=2 stepping=1")
+    r = ok(["predict", net, "--device", "cpu", "-f", "json"])
+    assert "note:" not in r.stderr and "family 26 model 2" in json.loads(r.stdout)[0]["platform"]
+
+
+@pytest.mark.parametrize("cpu_id, base", [("vendor_id=AuthenticAMD family=25 model=17 stepping=1", "new"),
+                                          ("", "default")])
+def test_finetune_starts_from_the_bundled_checkpoint_of_the_measurements_cpu(tmp_path, monkeypatch, ckpt, cpu_id, base):
+    from nnprof import measure as M
+
+    d = _bundle(tmp_path / "checkpoints", ckpt, {
+        "nnprof-latency.pt": ("family=26 model=2", "2026-12-02T00:00:00+00:00"),
+        "nnprof-latency-new.pt": ("family=25 model=17", "2026-12-05T00:00:00+00:00"),
+    })
+    monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", d / "nnprof-latency.pt")
+    monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=GenuineIntel family=6 model=143 stepping=8")  # not this machine's
+    csv_path = slower_device_csv(tmp_path, ckpt)
+    rows = list(csv.DictReader(open(csv_path)))
+    with open(csv_path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=[*rows[0], "cpu_id"])
+        w.writeheader()
+        w.writerows({**r, "cpu_id": cpu_id} for r in rows)
+    r = ok(["finetune", str(csv_path), "-o", str(tmp_path / "ft.pt"), "--epochs", "1", "--device", "cpu", "-f", "json"])
+    assert ("using the bundled checkpoint 'new'" in r.stderr) == (base == "new")
+    saved = torch.load(tmp_path / "ft.pt", weights_only=True)
+    want = d / ("nnprof-latency-new.pt" if base == "new" else "nnprof-latency.pt")
+    assert saved["finetune"]["base_checkpoint"] == str(want)

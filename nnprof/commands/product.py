@@ -71,7 +71,8 @@ CheckpointOpt = Annotated[
     typer.Option(
         "--checkpoint", "-c", show_default=False,
         help="Predictor checkpoint: a file (nnprof train / nnprof finetune) or a bundled "
-        "checkpoint's name (nnprof checkpoints). Default: the bundled checkpoints/nnprof-latency.pt.",
+        "checkpoint's name (nnprof checkpoints). Default: the newest bundled checkpoint measured on "
+        "this machine's CPU, else checkpoints/nnprof-latency.pt ('default').",
     ),
 ]
 DeviceOpt = Annotated[
@@ -219,6 +220,23 @@ def _note(text: str | None) -> None:
         err.print(f"note: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
+def _checkpoint_or_auto(checkpoint: Path | None, csv_cpu: str | None = None) -> Path:
+    """--checkpoint as given; else the newest bundled checkpoint measured on this machine's
+    CPU (or, for finetune, on the CPU the CSV's rows name), with a note; else the default."""
+    if checkpoint is not None:
+        return checkpoint
+    from nnprof.measure import cpu_id
+    from nnprof.predict import family_model, auto_checkpoint
+
+    cpu = cpu_id() if csv_cpu is None else csv_cpu
+    path, name = auto_checkpoint(cpu)
+    if name is not None:
+        whose = "this machine's CPU" if csv_cpu is None else "the CPU of the measurements"
+        _note(f"{whose} ({family_model(cpu) or cpu}): using the bundled checkpoint {name!r}, measured on it "
+              "(--checkpoint default for the default one)")
+    return path
+
+
 def _notes(feats) -> None:
     for f in feats:
         for n in f.notes:
@@ -256,7 +274,7 @@ def predict(
 
     batches: list[int | None] = [None] if batch_size is None else list(parse_batch_sizes(batch_size))
     refs = zoo.expand(models)  # every name checked before any slow work
-    pred = load_predictor(checkpoint, device.value)
+    pred = load_predictor(_checkpoint_or_auto(checkpoint), device.value)
     _note(other_cpu_note(pred))
     with _bar(len(refs) * len(batches), "features") as step:
         feats = features_for(refs, batches, input_size, progress=step, jobs=jobs)
@@ -366,7 +384,7 @@ def zoo_cmd(
     names = zoo.family_models(family, source.value)
     if not names:
         raise NNProfError(f"family '{family}' has no {source.value} models (try --source all)")
-    pred = load_predictor(checkpoint, device.value)
+    pred = load_predictor(_checkpoint_or_auto(checkpoint), device.value)
     if not measure:  # with --measure, the platform warning below says it
         _note(other_cpu_note(pred))
     if measure:
@@ -456,7 +474,8 @@ def finetune(
     if Path(output).resolve() == Path(measurements).resolve():
         raise NNProfError(f"-o {output} would overwrite the measurements; choose another file name")
     rows = F.read_measurements(measurements)
-    base = load_predictor(checkpoint, device.value)
+    base = load_predictor(_checkpoint_or_auto(checkpoint, str(rows[0].platform.get("cpu_id") or "")),
+                           device.value)
     with _bar(len(rows), "features") as step:
         feats = F.row_features(rows, step, source=measurements)
     _notes(feats)
