@@ -448,6 +448,9 @@ def test_without_checkpoint_the_newest_bundled_one_for_this_cpu_is_used(tmp_path
     r = ok(["predict", net, "-c", "default", "--device", "cpu", "-f", "json"])
     assert "family 26 model 2" in json.loads(r.stdout)[0]["platform"]
     assert "'new' was measured on it (--checkpoint new)" in r.stderr
+    rows = json.loads(ok(["checkpoints", "-f", "json"]).stdout)
+    assert [(r["name"], r["this_cpu"], r["used_without_checkpoint"]) for r in rows] == [
+        ("default", False, False), ("new", True, True), ("old", True, False)]
 
     # the default checkpoint is this CPU's: nothing to say
     monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=AuthenticAMD family=26 model=2 stepping=1")

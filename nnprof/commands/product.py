@@ -226,7 +226,7 @@ def _checkpoint_or_auto(checkpoint: Path | None, csv_cpu: str | None = None) -> 
     if checkpoint is not None:
         return checkpoint
     from nnprof.measure import cpu_id
-    from nnprof.predict import family_model, auto_checkpoint
+    from nnprof.predict import auto_checkpoint, family_model
 
     cpu = cpu_id() if csv_cpu is None else csv_cpu
     path, name = auto_checkpoint(cpu)
@@ -518,18 +518,21 @@ def finetune(
 @app.command("checkpoints")
 @user_errors
 def checkpoints_cmd(fmt: FormatOpt = Format.table) -> None:
-    """The bundled checkpoints: the platform each predicts for, what it was trained on, and
-    which one was measured on this machine's CPU. Use one with `--checkpoint NAME`."""
+    """The bundled checkpoints: the platform each predicts for, what it was trained on, which
+    one was measured on this machine's CPU, and which one `predict` and `zoo` use without
+    --checkpoint. Use one with `--checkpoint NAME`."""
     from nnprof import train as T
     from nnprof.measure import cpu_id
     from nnprof.predict import (
         DEFAULT_CHECKPOINT,
+        auto_checkpoint,
         bundled_checkpoints,
         describe_platform,
         training_profile,
     )
 
     here = cpu_id() or None
+    used = auto_checkpoint(here or "")[0] if DEFAULT_CHECKPOINT.is_file() else None
     rows = []
     for name, path in bundled_checkpoints().items():
         _, ckpt = T.load_checkpoint(path)
@@ -540,6 +543,7 @@ def checkpoints_cmd(fmt: FormatOpt = Format.table) -> None:
             "default": path == DEFAULT_CHECKPOINT,
             "predicts_for": describe_platform(plat),
             "this_cpu": here is not None and plat.get("cpu_id") == here,
+            "used_without_checkpoint": path == used,
             "trained_on": ckpt.get("dataset"),
             "gmacs_max": prof.macs[1] / 1e9 if prof.macs else None,
             "latency_ms_max": prof.latency_ms[1] if prof.latency_ms else None,
@@ -554,13 +558,13 @@ def checkpoints_cmd(fmt: FormatOpt = Format.table) -> None:
         return
     from rich.table import Table
 
-    t = Table(title="Bundled checkpoints (use one with --checkpoint NAME)")
-    for col in ("name", "file", "predicts for", "this CPU", "trained on", "up to GMACs", "up to ms"):
+    t = Table(title="Bundled checkpoints (used: without --checkpoint; pick one with --checkpoint NAME)")
+    for col in ("name", "file", "predicts for", "this CPU", "used", "trained on", "up to GMACs", "up to ms"):
         t.add_column(col, justify="right" if col.startswith("up to") else "left")
     for r in rows:
         t.add_row(
             r["name"], r["file"], r["predicts_for"],
-            "yes" if r["this_cpu"] else "", str(r["trained_on"] or ""),
+            "yes" if r["this_cpu"] else "", "yes" if r["used_without_checkpoint"] else "", str(r["trained_on"] or ""),
             f"{r['gmacs_max']:.3g}" if r["gmacs_max"] else "", f"{r['latency_ms_max']:.3g}" if r["latency_ms_max"] else "",
         )
     _print_wide(t)
