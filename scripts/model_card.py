@@ -24,10 +24,13 @@ def _scores(title: str, scores: dict) -> list[str]:
     rows = sorted((k, v) for k, v in scores.items() if k != "all")
     if "all" in scores:
         rows.append(("**all**", scores["all"]))
+    def rank(v: float | None) -> str:  # None: a family with one network has no rank correlation
+        return "-" if v is None else f"{v:.3f}"
+
     for fam, s in rows:
         out.append(
             f"| {fam} | {s['n']} | {s['mape']:.2f} | {s['acc5']:.1f} | {s['acc10']:.1f} | "
-            f"{s['kendall']:.3f} | {s['spearman']:.3f} |"
+            f"{rank(s['kendall'])} | {rank(s['spearman'])} |"
         )
     return out + [""]
 

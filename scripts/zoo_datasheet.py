@@ -1,12 +1,13 @@
 """Print the figures of the measured zoo's datasheet (zoo/README.md) from zoo/ itself.
 
-    python scripts/zoo_datasheet.py [zoo/]
+    python scripts/zoo_datasheet.py [zoo/] [--against OTHER_ZOO]
 
 Everything is read from zoo/data/*.jsonl.gz and zoo/split.json: per-family counts,
 latency and size ranges, the split, the collection's time span, the protocol statistics
 of every network, and the drift of the reference network over the collection (each
 measured block records the reference's fastest time, `latency.ref_ms`, and its
-networks' `measured_at`). Markdown on stdout.
+networks' `measured_at`). Markdown on stdout. With --against, also the ratio of this zoo's
+latencies to the other zoo's for the networks both hold (same id: same graph, batch, size).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("zoo", nargs="?", default="zoo")
     ap.add_argument("--minutes", type=int, default=15, help="width of the drift table's time bins")
+    ap.add_argument("--against", help="another zoo directory: latency ratios over the networks both hold")
     a = ap.parse_args()
     zoo = Path(a.zoo)
     recs = load(zoo)
@@ -153,6 +155,19 @@ def main() -> None:
         f"median {st.median(refs):.3f}, max {max(refs):.3f} ({max(refs) / min(refs):.2f}x the fastest); by {a.minutes}-minute window:\n"
     )
     print("\n".join(drift_table(bl, a.minutes)))
+    if a.against:
+        other = load(Path(a.against))
+        theirs = {r["id"]: r for r in other}
+        ratio = [r["latency_ms"] / theirs[r["id"]]["latency_ms"] for r in recs if r["id"] in theirs]
+        if not ratio:
+            print(f"\n## Against {a.against}\n\nno network in common")
+            return
+        orefs = [b["ref_ms"] for b in blocks(other)]
+        print(
+            f"\n## Against {a.against}\n\n{len(ratio)} networks in both: latency here / there median {st.median(ratio):.3f} "
+            f"(10th-90th percentile {pct(ratio, 0.1):.3f}-{pct(ratio, 0.9):.3f}); reference network median "
+            f"{st.median(refs):.3f} ms here, {st.median(orefs):.3f} ms there"
+        )
 
 
 if __name__ == "__main__":
