@@ -5,9 +5,11 @@ checkpoint knows little about.
     refs --graph_features (nnprof.cache)--> GraphFeatures --Predictor.predict--> ms
         --Predictor.check--> warnings --result_row--> the rows `nnprof predict` prints
 
-The checkpoint is a `nnprof.train` checkpoint. By default it is the bundled one,
-`DEFAULT_CHECKPOINT` (``checkpoints/nnprof-latency.pt`` in the source tree); when that file
-is missing the user is told, in one line, how to make one (`TRAIN_COMMAND`).
+The checkpoint is a `nnprof.train` checkpoint. `load_predictor(None)` loads the bundled
+default, `DEFAULT_CHECKPOINT` (``checkpoints/nnprof-latency.pt`` in the source tree); the
+commands first look for a bundled checkpoint measured on the CPU in question
+(`auto_checkpoint`). When the default file is missing the user is told, in one line, how
+to make one (`TRAIN_COMMAND`).
 
 Training range. The warnings compare a graph with the checkpoint's training-data
 description (``ckpt["train_data"]``, `nnprof.data.summary`, widened by
