@@ -365,21 +365,21 @@ def _platform_of(ckpt: dict[str, Any]) -> dict[str, Any]:
     return plat if isinstance(plat, dict) else {}
 
 
-def bundled_for_cpu(cpu: str, headers: list[tuple[str, Path, dict[str, Any]]] | None = None) -> list[tuple[str, Path]]:
+def bundled_for_cpu(cpu: str) -> list[tuple[str, Path]]:
     """The bundled checkpoints whose training latencies were measured on CPU `cpu` (a
     `measure.cpu_id()` string), the newest (`created`) first."""
     if not cpu:
         return []
     hits = [(str(c.get("created") or ""), name, path)
-            for name, path, c in (_bundled_headers() if headers is None else headers)
-            if _platform_of(c).get("cpu_id") == cpu]
+            for name, path, c in _bundled_headers() if _platform_of(c).get("cpu_id") == cpu]
     return [(name, path) for _, name, path in sorted(hits, key=lambda h: h[0], reverse=True)]
 
 
 def auto_checkpoint(cpu: str) -> tuple[Path, str | None]:
-    """The checkpoint `predict`, `zoo` and `finetune` use without --checkpoint: the newest
-    bundled checkpoint measured on `cpu` (a `measure.cpu_id()` string) with its short name,
-    else the bundled default with None."""
+    """The checkpoint `predict`, `zoo` and `finetune` use without --checkpoint: the bundled
+    default (with None) when it was measured on `cpu` (a `measure.cpu_id()` string) or no
+    bundled checkpoint was; else the newest bundled checkpoint measured on `cpu`, with its
+    short name."""
     default = checkpoint_path(None)
     mine = bundled_for_cpu(cpu)
     if not mine or any(path.resolve() == default.resolve() for _, path in mine):
