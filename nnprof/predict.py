@@ -365,23 +365,26 @@ def _platform_of(ckpt: dict[str, Any]) -> dict[str, Any]:
     return plat if isinstance(plat, dict) else {}
 
 
-def bundled_for_cpu(cpu: str) -> list[tuple[str, Path]]:
+def bundled_for_cpu(cpu: str, threads: int | None = None) -> list[tuple[str, Path]]:
     """The bundled checkpoints whose training latencies were measured on CPU `cpu` (a
-    `measure.cpu_id()` string), the newest (`created`) first."""
+    `measure.cpu_id()` string), with `threads` ONNX Runtime threads if given, the newest
+    (`created`) first."""
     if not cpu:
         return []
     hits = [(str(c.get("created") or ""), name, path)
-            for name, path, c in _bundled_headers() if _platform_of(c).get("cpu_id") == cpu]
+            for name, path, c in _bundled_headers()
+            if _platform_of(c).get("cpu_id") == cpu
+            and (threads is None or str(_platform_of(c).get("threads")) == str(threads))]
     return [(name, path) for _, name, path in sorted(hits, key=lambda h: h[0], reverse=True)]
 
 
-def auto_checkpoint(cpu: str) -> tuple[Path, str | None]:
+def auto_checkpoint(cpu: str, threads: int | None = None) -> tuple[Path, str | None]:
     """The checkpoint `predict`, `zoo` and `finetune` use without --checkpoint: the bundled
-    default (with None) when it was measured on `cpu` (a `measure.cpu_id()` string) or no
-    bundled checkpoint was; else the newest bundled checkpoint measured on `cpu`, with its
-    short name."""
+    default (with None) when it was measured on `cpu` (a `measure.cpu_id()` string; and with
+    `threads` threads, if given) or no bundled checkpoint was; else the newest bundled
+    checkpoint measured so, with its short name."""
     default = checkpoint_path(None)
-    mine = bundled_for_cpu(cpu)
+    mine = bundled_for_cpu(cpu, threads)
     if not mine or any(path.resolve() == default.resolve() for _, path in mine):
         return default, None
     return mine[0][1], mine[0][0]

@@ -458,9 +458,12 @@ def test_without_checkpoint_the_newest_bundled_one_for_this_cpu_is_used(tmp_path
     assert "note:" not in r.stderr and "family 26 model 2" in json.loads(r.stdout)[0]["platform"]
 
 
-@pytest.mark.parametrize("cpu_id, base", [("vendor_id=AuthenticAMD family=25 model=17 stepping=1", "new"),
-                                          ("", "default")])
-def test_finetune_starts_from_the_bundled_checkpoint_of_the_measurements_cpu(tmp_path, monkeypatch, ckpt, cpu_id, base):
+@pytest.mark.parametrize("cpu_id, threads, base", [
+    ("vendor_id=AuthenticAMD family=25 model=17 stepping=1", 1, "new"),
+    ("vendor_id=AuthenticAMD family=25 model=17 stepping=1", 2, "default"),  # 'new' predicts for 1 thread
+    ("", 1, "default"),
+])
+def test_finetune_starts_from_the_bundled_checkpoint_of_the_measurements_cpu(tmp_path, monkeypatch, ckpt, cpu_id, threads, base):
     from nnprof import measure as M
 
     d = _bundle(tmp_path / "checkpoints", ckpt, {
@@ -474,7 +477,7 @@ def test_finetune_starts_from_the_bundled_checkpoint_of_the_measurements_cpu(tmp
     with open(csv_path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=[*rows[0], "cpu_id"])
         w.writeheader()
-        w.writerows({**r, "cpu_id": cpu_id} for r in rows)
+        w.writerows({**r, "cpu_id": cpu_id, "threads": threads} for r in rows)
     r = ok(["finetune", str(csv_path), "-o", str(tmp_path / "ft.pt"), "--epochs", "1", "--device", "cpu", "-f", "json"])
     assert ("using the bundled checkpoint 'new'" in r.stderr) == (base == "new")
     saved = torch.load(tmp_path / "ft.pt", weights_only=True)

@@ -220,19 +220,24 @@ def _note(text: str | None) -> None:
         err.print(f"note: {text}", markup=False, highlight=False, soft_wrap=True)
 
 
-def _checkpoint_or_auto(checkpoint: Path | None, csv_cpu: str | None = None) -> Path:
+def _checkpoint_or_auto(checkpoint: Path | None, csv_platform: dict | None = None) -> Path:
     """--checkpoint as given; else the newest bundled checkpoint measured on this machine's
-    CPU (or, for finetune, on the CPU the CSV's rows name), with a note; else the default."""
+    CPU (for finetune: on the CPU and thread count the CSV's rows name), with a note; else
+    the default."""
     if checkpoint is not None:
         return checkpoint
     from nnprof.measure import cpu_id
     from nnprof.predict import auto_checkpoint, family_model
 
-    cpu = cpu_id() if csv_cpu is None else csv_cpu
-    path, name = auto_checkpoint(cpu)
+    if csv_platform is None:
+        cpu, threads = cpu_id(), None
+    else:
+        cpu, threads = str(csv_platform.get("cpu_id") or ""), csv_platform.get("threads")
+    path, name = auto_checkpoint(cpu, threads)
     if name is not None:
-        whose = "this machine's CPU" if csv_cpu is None else "the CPU of the measurements"
-        _note(f"{whose} ({family_model(cpu) or cpu}): using the bundled checkpoint {name!r}, measured on it "
+        whose = "this machine's CPU" if csv_platform is None else "the CPU and threads of the measurements"
+        what = (family_model(cpu) or cpu) + (f", {threads} thread{'s' if str(threads) != '1' else ''}" if threads else "")
+        _note(f"{whose} ({what}): using the bundled checkpoint {name!r}, measured on it "
               "(--checkpoint default for the default one)")
     return path
 
@@ -474,8 +479,7 @@ def finetune(
     if Path(output).resolve() == Path(measurements).resolve():
         raise NNProfError(f"-o {output} would overwrite the measurements; choose another file name")
     rows = F.read_measurements(measurements)
-    base = load_predictor(_checkpoint_or_auto(checkpoint, str(rows[0].platform.get("cpu_id") or "")),
-                           device.value)
+    base = load_predictor(_checkpoint_or_auto(checkpoint, rows[0].platform), device.value)
     with _bar(len(rows), "features") as step:
         feats = F.row_features(rows, step, source=measurements)
     _notes(feats)
