@@ -387,12 +387,10 @@ def test_bundled_checkpoints_by_name(tmp_path, monkeypatch, ckpt):
 def test_a_checkpoint_for_another_cpu_gets_a_note(tmp_path, monkeypatch, ckpt):
     from nnprof import measure as M
 
-    d = tmp_path / "checkpoints"
-    d.mkdir()
-    for name, cpu in (("nnprof-latency.pt", "family=26 model=2"), ("nnprof-latency-zen3.pt", "family=25 model=1")):
-        c = torch.load(ckpt, weights_only=True)
-        c["platform"] = {"cpu": "AMD EPYC", "cpu_id": f"vendor_id=AuthenticAMD {cpu} stepping=1", "threads": 1}
-        torch.save(c, d / name)
+    d = _bundle(tmp_path / "checkpoints", ckpt, {
+        "nnprof-latency.pt": ("family=26 model=2", "2026-12-02T00:00:00+00:00"),
+        "nnprof-latency-zen3.pt": ("family=25 model=1", "2026-12-04T00:00:00+00:00"),
+    })
     monkeypatch.setattr(P, "DEFAULT_CHECKPOINT", d / "nnprof-latency.pt")
     monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=AuthenticAMD family=25 model=1 stepping=1")
     default, zen3 = P.load_predictor(None, "cpu"), P.load_predictor("zen3", "cpu")
