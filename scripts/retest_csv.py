@@ -1,0 +1,64 @@
+"""Test-retest error between two `nnprof measure -o` CSVs of the same models (docs/timing.md).
+
+    python scripts/retest_csv.py scripts/results/real/xeon-real-1t-1819.csv scripts/results/real/xeon-real-1t-1900.csv
+
+Rows are matched on (model, input_size, batch_size). Prints, relative to the first CSV: the
+mean, median and max absolute error (%), the share within 2%, the mean signed change of
+the second over the first (the whole-run shift) and the error after dividing each latency
+by the reference network timed in its block (`ref_ms`). Only reads the two files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+
+import numpy as np
+
+
+def _rows(path: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    try:
+        with open(path, newline="") as f:
+            return {(r["model"], r["input_size"], r["batch_size"]): r for r in csv.DictReader(f)}
+    except OSError as e:
+        raise SystemExit(f"error: cannot read {path}: {e.strerror}") from None
+    except KeyError as e:
+        raise SystemExit(f"error: {path} is not an `nnprof measure` CSV (no column {e})") from None
+
+
+def compare(a_path: str, b_path: str) -> dict[str, float | int]:
+    a, b = _rows(a_path), _rows(b_path)
+    keys = sorted(set(a) & set(b))
+    if not keys:
+        raise SystemExit(f"error: {a_path} and {b_path} share no (model, input_size, batch_size) row")
+    la = np.array([float(a[k]["latency_ms"]) for k in keys])
+    lb = np.array([float(b[k]["latency_ms"]) for k in keys])
+    ra = np.array([float(a[k]["ref_ms"]) for k in keys])
+    rb = np.array([float(b[k]["ref_ms"]) for k in keys])
+    e = np.abs(lb - la) / la
+    e_ref = np.abs(lb / rb - la / ra) / (la / ra)
+    return {
+        "rows": len(keys),
+        "mape_pct": round(100 * float(e.mean()), 2),
+        "median_ape_pct": round(100 * float(np.median(e)), 2),
+        "max_ape_pct": round(100 * float(e.max()), 2),
+        "within_2pct": round(float((e <= 0.02).mean()), 3),
+        "mean_signed_pct": round(100 * float((lb / la - 1).mean()), 2),
+        "ref_ms_median": [round(float(np.median(ra)), 4), round(float(np.median(rb)), 4)],
+        "mape_ref_normalised_pct": round(100 * float(e_ref.mean()), 2),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("a")
+    ap.add_argument("b")
+    args = ap.parse_args(argv)
+    print(json.dumps(compare(args.a, args.b), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
