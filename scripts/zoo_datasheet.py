@@ -1,13 +1,14 @@
 """Print the figures of the measured zoo's datasheet (zoo/README.md) from zoo/ itself.
 
-    python scripts/zoo_datasheet.py [zoo/] [--against OTHER_ZOO]
+    python scripts/zoo_datasheet.py [zoo/] [--against OTHER_ZOO]...
 
 Everything is read from zoo/data/*.jsonl.gz and zoo/split.json: per-family counts,
 latency and size ranges, the split, the collection's time span, the protocol statistics
 of every network, and the drift of the reference network over the collection (each
 measured block records the reference's fastest time, `latency.ref_ms`, and its
 networks' `measured_at`). Markdown on stdout. With --against, also the ratio of this zoo's
-latencies to the other zoo's for the networks both hold (same id: same graph, batch, size).
+latencies to the other zoo's for the networks both hold (same id: same graph, batch, size),
+overall and by the time window each was measured in here, next to that window's reference.
 """
 
 from __future__ import annotations
@@ -110,11 +111,52 @@ def drift_table(bl: list[dict], minutes: int) -> list[str]:
     return out
 
 
+def against(recs: list[dict], bl: list[dict], other_dir: str, minutes: int) -> list[str]:
+    """Latency here / in another zoo over the networks both hold: overall, then by the
+    window (of `drift_table`'s bins) each was measured in here, next to that window's
+    reference median. A window whose ratio and reference both stand out ran in a slow or
+    fast stretch; a ratio that moves without the reference is what the reference misses."""
+    theirs = {r["id"]: r for r in load(Path(other_dir))}
+    shared = [r for r in recs if r["id"] in theirs]
+    head = f"\n## Against {other_dir}\n"
+    if not shared:
+        return [head, "no network in common"]
+    ratio = [r["latency_ms"] / theirs[r["id"]]["latency_ms"] for r in shared]
+    refs = [b["ref_ms"] for b in bl]
+    orefs = [b["ref_ms"] for b in blocks(list(theirs.values()))]
+    out = [
+        head,
+        f"{len(ratio)} networks in both: latency here / there median {st.median(ratio):.3f} "
+        f"(10th-90th percentile {pct(ratio, 0.1):.3f}-{pct(ratio, 0.9):.3f}); reference network median "
+        f"{st.median(refs):.3f} ms here, {st.median(orefs):.3f} ms there",
+        "",
+        f"by the {minutes}-minute window each network was measured in here:",
+        "",
+        "| from | networks in both | latency here / there: median | / median of all | reference here: median / median of all |",
+        "|---|---|---|---|---|",
+    ]
+    t0, ref_all, r_all = bl[0]["start"], st.median(refs), st.median(ratio)
+    start_of = {b["ref_ms"]: b["start"] for b in bl}  # a network's block, as in blocks()
+    bins: dict[int, list[dict]] = defaultdict(list)
+    for r in shared:
+        bins[int((start_of[r["latency"]["ref_ms"]] - t0).total_seconds() // (60 * minutes))].append(r)
+    for k in sorted(bins):
+        rs = bins[k]
+        q = st.median(r["latency_ms"] / theirs[r["id"]]["latency_ms"] for r in rs)
+        rref = st.median({r["latency"]["ref_ms"] for r in rs})
+        start = min(start_of[r["latency"]["ref_ms"]] for r in rs)
+        out.append(f"| {start:%H:%M} | {len(rs)} | {q:.3f} | {q / r_all:.3f} | {rref / ref_all:.3f} |")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("zoo", nargs="?", default="zoo")
     ap.add_argument("--minutes", type=int, default=15, help="width of the drift table's time bins")
-    ap.add_argument("--against", help="another zoo directory: latency ratios over the networks both hold")
+    ap.add_argument(
+        "--against", action="append",
+        help="another zoo directory: latency ratios over the networks both hold, overall and by time window (repeatable)",
+    )
     a = ap.parse_args()
     zoo = Path(a.zoo)
     recs = load(zoo)
@@ -155,20 +197,8 @@ def main() -> None:
         f"median {st.median(refs):.3f}, max {max(refs):.3f} ({max(refs) / min(refs):.2f}x the fastest); by {a.minutes}-minute window:\n"
     )
     print("\n".join(drift_table(bl, a.minutes)))
-    if a.against:
-        other = load(Path(a.against))
-        theirs = {r["id"]: r for r in other}
-        ratio = [r["latency_ms"] / theirs[r["id"]]["latency_ms"] for r in recs if r["id"] in theirs]
-        if not ratio:
-            print(f"\n## Against {a.against}\n\nno network in common")
-            return
-        orefs = [b["ref_ms"] for b in blocks(other)]
-        print(
-            f"\n## Against {a.against}\n\n{len(ratio)} networks in both: latency here / there median {st.median(ratio):.3f} "
-            f"(10th-90th percentile {pct(ratio, 0.1):.3f}-{pct(ratio, 0.9):.3f}); reference network median "
-            f"{st.median(refs):.3f} ms here, {st.median(orefs):.3f} ms there"
-        )
-
+    for path in a.against or []:
+        print("\n".join(against(recs, bl, path, a.minutes)))
 
 if __name__ == "__main__":
     main()
