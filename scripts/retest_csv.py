@@ -28,15 +28,28 @@ def _rows(path: str) -> dict[tuple[str, str, str], dict[str, str]]:
         raise SystemExit(f"error: {path} is not an `nnprof measure` CSV (no column {e})") from None
 
 
+def _column(rows: dict, keys: list, col: str, path: str) -> np.ndarray:
+    """One numeric column over the matched rows; a missing, non-numeric or non-positive
+    value is a one-line error naming the file, model and column."""
+    out = []
+    for k in keys:
+        try:
+            v = float(rows[k][col])
+        except (TypeError, ValueError):
+            v = float("nan")
+        if not v > 0:
+            raise SystemExit(f"error: {path}: {k[0]} (input {k[1]}, batch {k[2]}) has {col} {rows[k][col]!r}, not a positive number")
+        out.append(v)
+    return np.array(out)
+
+
 def compare(a_path: str, b_path: str) -> dict[str, float | int]:
     a, b = _rows(a_path), _rows(b_path)
     keys = sorted(set(a) & set(b))
     if not keys:
         raise SystemExit(f"error: {a_path} and {b_path} share no (model, input_size, batch_size) row")
-    la = np.array([float(a[k]["latency_ms"]) for k in keys])
-    lb = np.array([float(b[k]["latency_ms"]) for k in keys])
-    ra = np.array([float(a[k]["ref_ms"]) for k in keys])
-    rb = np.array([float(b[k]["ref_ms"]) for k in keys])
+    la, ra = _column(a, keys, "latency_ms", a_path), _column(a, keys, "ref_ms", a_path)
+    lb, rb = _column(b, keys, "latency_ms", b_path), _column(b, keys, "ref_ms", b_path)
     e = np.abs(lb - la) / la
     e_ref = np.abs(lb / rb - la / ra) / (la / ra)
     return {

@@ -43,3 +43,6 @@ def test_bad_inputs_are_one_line_errors(tmp_path):
     (tmp_path / "other.csv").write_text("name,ms\nx,1\n")
     with pytest.raises(SystemExit, match="no column"):
         RT.compare(a, str(tmp_path / "other.csv"))
+    _csv(tmp_path / "bad.csv", [("m1", "n/a", 1.0)])
+    with pytest.raises(SystemExit, match="m1 .* latency_ms 'n/a', not a positive number"):
+        RT.compare(a, str(tmp_path / "bad.csv"))
