@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+from retest_csv import ape_stats  # noqa: E402
 from timing_study import RESULTS, available_models  # noqa: E402
 
 from nnprof.measure import (  # noqa: E402
@@ -173,34 +174,24 @@ def cmd_compare(args) -> None:
     a, ma = _read(args.a)
     b, mb = _read(args.b)
     common = sorted(set(a) & set(b))
-    err = {k: abs(float(b[k]["latency_ms"]) - float(a[k]["latency_ms"])) / float(a[k]["latency_ms"])
-           for k in common}
+    la = np.array([float(a[k]["latency_ms"]) for k in common])
+    lb = np.array([float(b[k]["latency_ms"]) for k in common])
+    err = dict(zip(common, np.abs(lb - la) / la, strict=True))
     # the same, after rescaling run B by the reference drift (latency = ratio x ref of run A)
     drift = float(mb["ref_ms"]) / float(ma["ref_ms"])
-    err_ref = {k: abs(float(b[k]["latency_ms"]) / drift - float(a[k]["latency_ms"]))
-               / float(a[k]["latency_ms"]) for k in common}
-    e = np.array(list(err.values()))
-    er = np.array(list(err_ref.values()))
     worst = sorted(err, key=err.get, reverse=True)[:5]
     gap_min = (mb["started_epoch"] - ma["started_epoch"]) / 60
     summary = {
         "a": args.a, "b": args.b, "models": len(common),
         "minutes_apart": round(gap_min, 1),
-        "mape_pct": round(100 * float(e.mean()), 3),
-        "median_ape_pct": round(100 * float(np.median(e)), 3),
-        "p90_ape_pct": round(100 * float(np.percentile(e, 90)), 3),
-        "max_ape_pct": round(100 * float(e.max()), 3),
-        "within_2pct": round(float((e <= 0.02).mean()), 3),
-        "mean_signed_pct": round(100 * float(np.mean([
-            float(b[k]["latency_ms"]) / float(a[k]["latency_ms"]) - 1 for k in common])), 3),
+        **ape_stats(la, lb, digits=3),
         "ref_ms_a": ma["ref_ms"], "ref_ms_b": mb["ref_ms"],
         "ref_drift_pct": round(100 * (drift - 1), 3),
-        "mape_ref_normalised_pct": round(100 * float(er.mean()), 3),
+        "mape_ref_normalised_pct": ape_stats(la, lb / drift, digits=3)["mape_pct"],
         "worst": [{"model": f"{k[0]}@{k[1]}", "a_ms": float(a[k]["latency_ms"]),
                    "b_ms": float(b[k]["latency_ms"]), "ape_pct": round(100 * err[k], 2)}
                   for k in worst],
-        "latency_range_ms": [min(float(a[k]["latency_ms"]) for k in common),
-                             max(float(a[k]["latency_ms"]) for k in common)],
+        "latency_range_ms": [float(la.min()), float(la.max())],
         "timing_s_per_model": [ma["timing_s_per_model"], mb["timing_s_per_model"]],
         "wall_s_per_model": [ma.get("wall_s_per_model"), mb.get("wall_s_per_model")],
         "protocol": [ma["protocol"]["name"], mb["protocol"]["name"]],
