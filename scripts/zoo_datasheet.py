@@ -92,11 +92,16 @@ def blocks(recs: list[dict]) -> list[dict]:
     return sorted(out, key=lambda b: b["start"])
 
 
+def window(start: datetime, t0: datetime, minutes: int) -> int:
+    """Index of the `minutes`-wide time bin, counted from t0, that `start` falls in."""
+    return int((start - t0).total_seconds() // (60 * minutes))
+
+
 def drift_table(bl: list[dict], minutes: int) -> list[str]:
     t0 = bl[0]["start"]
     bins = defaultdict(list)
     for b in bl:
-        bins[int((b["start"] - t0).total_seconds() // (60 * minutes))].append(b)
+        bins[window(b["start"], t0, minutes)].append(b)
     best = min(b["ref_ms"] for b in bl)
     out = [
         "| from | blocks | networks | reference ms: min | median | max | median / fastest of the collection |",
@@ -139,7 +144,7 @@ def against(recs: list[dict], bl: list[dict], other_dir: str, minutes: int) -> l
     start_of = {b["ref_ms"]: b["start"] for b in bl}  # a network's block, as in blocks()
     bins: dict[int, list[dict]] = defaultdict(list)
     for r in shared:
-        bins[int((start_of[r["latency"]["ref_ms"]] - t0).total_seconds() // (60 * minutes))].append(r)
+        bins[window(start_of[r["latency"]["ref_ms"]], t0, minutes)].append(r)
     for k in sorted(bins):
         rs = bins[k]
         q = st.median(r["latency_ms"] / theirs[r["id"]]["latency_ms"] for r in rs)
@@ -199,6 +204,7 @@ def main() -> None:
     print("\n".join(drift_table(bl, a.minutes)))
     for path in a.against or []:
         print("\n".join(against(recs, bl, path, a.minutes)))
+
 
 if __name__ == "__main__":
     main()
