@@ -6,9 +6,11 @@
                [--checkpoint F] [--measure] [--format]
     nnprof finetune measurements.csv [-o my.pt] [--checkpoint base.pt] [--epochs]
                     [--val-frac] [--seed]
+    nnprof calibrate [-o my.pt] [--checkpoint base.pt] [--threads] [--families]
 
 Library code: nnprof/predict.py (features, checkpoint, batched prediction, warnings),
-nnprof/cache.py (features cache), nnprof/finetune.py (CSV, held-out scores).
+nnprof/cache.py (features cache), nnprof/finetune.py (CSV, held-out scores),
+nprof/hostcal.py (calibration networks, rescale).
 """
 
 from __future__ import annotations
@@ -516,6 +518,68 @@ def finetune(
         t.add_column(col, justify="left" if col in ("", "checkpoint") else "right")
     for r in table_rows:
         t.add_row(r["stage"], escape(r["checkpoint"]), f"{r['mape']:.2f}", f"{r['acc10']:.1f}")
+    _print_wide(t)
+
+
+@app.command()
+@user_errors
+def calibrate(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to save the rescaled checkpoint.")] = Path(
+        "nnprof-calibrated.pt"
+    ),
+    checkpoint: CheckpointOpt = None,
+    threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="ONNX Runtime intra-op threads to time with.")] = 1,
+    provider: Annotated[str, typer.Option("--provider", help="cpu, or cuda (needs onnxruntime-gpu).")] = "cpu",
+    families: Annotated[
+        str | None,
+        typer.Option("--families", show_default=False,
+                     help="Comma-separated zoo families to calibrate on (default: one network of each of the 17)."),
+    ] = None,
+    device: DeviceOpt = Device.auto,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Rescale a checkpoint to this machine's speed without measuring any model of yours:
+    time one generated network per zoo family here (about a minute), compare with the
+    checkpoint's predictions, save the checkpoint rescaled by the median ratio."""
+    from nnprof import export
+    from nnprof import hostcal as H
+    from nnprof import train as T
+    from nnprof.measure import check_provider
+    from nnprof.predict import load_predictor
+
+    check_provider(provider)
+    pairs = H.families([f.strip() for f in families.split(",") if f.strip()] if families else None)
+    export.check_writable(output, create_dirs=True)  # fail before the slow part
+    base = load_predictor(_checkpoint_or_auto(checkpoint), device.value)
+    with _bar(len(pairs), "building") as step:
+        nets = H.build(pairs, step)
+    with _bar(len(nets) * 20, "timing") as step:
+        ckpt, report = H.run(base, nets, threads=threads, provider=provider, progress=lambda done, total: step(""))
+    path = T.save_checkpoint(ckpt, output)
+    report["checkpoint"] = str(path)
+    k = report["factor"]
+    if report["spread"] > H.SPREAD_WARN:
+        err.print(f"warning: the networks' measured/predicted ratios disagree ({report['ratio_min']:.2f}-"
+                  f"{report['ratio_max']:.2f}): this machine differs from the checkpoint's in more than speed; "
+                  "measure models of yours and use `nnprof finetune`", markup=False, highlight=False, soft_wrap=True)
+    err.print(f"saved {path}: {base.path.name} rescaled by {k:.3f} (predicts for this machine); use it with "
+              f"`nnprof predict MODEL --checkpoint {shlex.quote(str(path))}`", markup=False, highlight=False, soft_wrap=True)
+    if fmt is Format.json:
+        _print_json(report)
+        return
+    rows = [{**n, "ratio": n["measured_ms"] / n["predicted_ms"]} for n in report["networks"]]
+    if fmt is Format.csv:
+        _print_csv(rows, ["id", "batch_size", "input_size", "measured_ms", "predicted_ms", "ratio"])
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{len(rows)} calibration networks timed in {report['timing_s']:.0f} s; factor = median ratio "
+                    f"= {k:.3f}")
+    for col in ("network", "batch", "input", "measured ms", "predicted ms", "ratio"):
+        t.add_column(col, justify="left" if col == "network" else "right")
+    for r in rows:
+        t.add_row(r["id"], str(r["batch_size"]), str(r["input_size"]), _num(r["measured_ms"]),
+                  _num(r["predicted_ms"]), f"{r['ratio']:.3f}")
     _print_wide(t)
 
 
