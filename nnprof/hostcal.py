@@ -126,7 +126,9 @@ def rescaled(ckpt: dict[str, Any], k: float, record: dict[str, Any], platform: d
     new["calibration"] = {"features": list(calibrate.FEATURES), "coef": calibrate.compose(outer, inner)}
     new["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     new["nnprof"] = __version__
-    new["host_calibration"] = {**record, "factor": k, "base_platform": ckpt.get("platform")}
+    before = float((ckpt.get("host_calibration") or {}).get("total_factor", 1.0))
+    new["host_calibration"] = {**record, "factor": k, "total_factor": before * k,
+                               "base_platform": ckpt.get("platform")}
     new["platform"] = platform
     return new
 

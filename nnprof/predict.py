@@ -244,11 +244,15 @@ def training_profile(ckpt: dict[str, Any]) -> TrainingProfile:
     ops: frozenset[str] | None = None
     if isinstance(base.get("ops"), (list, dict)):
         ops = frozenset(base["ops"]) | frozenset(ft.get("ops") or ())
+    latency = _union(_range(base.get("latency_ms")), _range(ft.get("latency_ms")))
+    scale = (ckpt.get("host_calibration") or {}).get("total_factor")  # `nnprof calibrate`
+    if latency is not None and isinstance(scale, (int, float)) and scale > 0:
+        latency = (latency[0] * scale, latency[1] * scale)  # in this machine's time
     return TrainingProfile(
         ops=ops,
         nodes=_union(_range(base.get("nodes")), _range(ft.get("nodes"))),
         macs=_union(_range(base.get("macs")), _range(ft.get("macs"))),
-        latency_ms=_union(_range(base.get("latency_ms")), _range(ft.get("latency_ms"))),
+        latency_ms=latency,
     )
 
 
@@ -401,7 +405,8 @@ def other_cpu_note(pred: Predictor) -> str | None:
     mine = [name for name, path in bundled_for_cpu(here) if path.resolve() != pred.path.resolve()]
     this = family_model(here) or here
     then = (f"the bundled checkpoint {mine[0]!r} was measured on it (--checkpoint {mine[0]})" if mine
-            else "measure ~30 models here and `nnprof finetune` for its own latencies")
+            else "`nnprof calibrate` rescales it to this machine in about 30 s; measure ~30 models here "
+            "and `nnprof finetune` for its own latencies")
     return f"this machine's CPU ({this}) is not the one {pred.path.name} predicts for; {then}"
 
 

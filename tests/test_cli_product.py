@@ -399,7 +399,8 @@ def test_a_checkpoint_for_another_cpu_gets_a_note(tmp_path, monkeypatch, ckpt):
         "the bundled checkpoint 'zen3' was measured on it (--checkpoint zen3)")
     assert P.other_cpu_note(zen3) is None  # measured on this CPU
     monkeypatch.setattr(M, "cpu_id", lambda: "vendor_id=GenuineIntel family=6 model=143 stepping=8")
-    assert P.other_cpu_note(zen3).endswith("measure ~30 models here and `nnprof finetune` for its own latencies")
+    assert P.other_cpu_note(zen3).endswith("`nnprof calibrate` rescales it to this machine in about 30 s; "
+                                           "measure ~30 models here and `nnprof finetune` for its own latencies")
     assert P.other_cpu_note(P.load_predictor(ckpt, "cpu")) is None  # no recorded platform: nothing to compare
     monkeypatch.setattr(M, "cpu_id", lambda: "")
     assert P.other_cpu_note(default) is None  # this CPU unknown

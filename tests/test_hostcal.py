@@ -103,7 +103,11 @@ def test_cli_saves_a_checkpoint_that_predicts_factor_times_the_base(tmp_path, ck
     _fake_timing(monkeypatch, nets, cal.predict(feats), [0.5, 0.5, 0.5])
     again = tmp_path / "again.pt"
     ok(["calibrate", "-c", str(out), "-o", str(again), "--device", "cpu", "--format", "csv"])
-    assert P.load_predictor(again, "cpu").predict(feats) == pytest.approx([1.5 * b for b in before], rel=1e-5)
+    twice = P.load_predictor(again, "cpu")
+    assert twice.predict(feats) == pytest.approx([1.5 * b for b in before], rel=1e-5)
+    assert twice.ckpt["host_calibration"]["total_factor"] == pytest.approx(1.5)
+    lo, hi = base.profile.latency_ms  # the training latencies, in this machine's time
+    assert twice.profile.latency_ms == pytest.approx((1.5 * lo, 1.5 * hi))
 
 
 def test_cli_warns_when_the_ratios_disagree(tmp_path, ckpt, monkeypatch):
