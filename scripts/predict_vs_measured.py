@@ -6,6 +6,11 @@ predicted latency and the relative error, then MAPE, Acc(5%), Acc(10%), Kendall 
 Spearman rho over all rows.
 
     python scripts/predict_vs_measured.py measurements.csv [--checkpoint ckpt.pt] [--json out.json]
+        [--scale K | --scale-from calibrate.json]
+
+--scale multiplies every prediction by K; --scale-from takes K from the report of
+`nnprof calibrate --format json` (its "factor"), so a calibration's effect on these rows is
+reproduced from the committed report without its 9 MB checkpoint.
 
 The rows are only read: nothing here trains or selects anything.
 """
@@ -28,7 +33,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("csv")
     ap.add_argument("--checkpoint", "-c", default=None, help="a file or a bundled checkpoint name (default: the bundled default)")
     ap.add_argument("--json", default=None, help="also write the rows and scores here")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--scale", type=float, default=None, help="multiply every prediction by this factor")
+    g.add_argument("--scale-from", default=None, help="the factor of an `nnprof calibrate --format json` report")
     a = ap.parse_args(argv)
+    scale = a.scale
+    if a.scale_from is not None:
+        try:
+            scale = float(json.loads(Path(a.scale_from).read_text())["factor"])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"error: {a.scale_from}: not a calibrate report with a factor ({type(e).__name__}: {e})", file=sys.stderr)
+            return 2
+    if scale is not None and not scale > 0:
+        print(f"error: the scale must be a positive number, got {scale}", file=sys.stderr)
+        return 2
     try:
         rows = read_measurements(a.csv)
         pred = load_predictor(a.checkpoint, device="cpu")
@@ -36,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except NNProfError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    y_pred = pred.predict(feats)
+    y_pred = [p * (scale or 1.0) for p in pred.predict(feats)]
     y_true = [r.latency_ms for r in rows]
     out = []
     print(f"{'model':34s} {'input':>5s} {'batch':>5s} {'measured':>9s} {'predicted':>9s} {'error':>7s}")
@@ -53,10 +71,12 @@ def main(argv: list[str] | None = None) -> int:
         "spearman": M.spearman_rho(y_true, y_pred),
         "checkpoint": str(pred.path),
         "predicts_for": pred.platform_text,
+        "scale": scale,
     }
     print(
         f"\n{scores['n']} rows: MAPE {scores['mape']:.2f}%  Acc(5%) {scores['acc5']:.1f}%  Acc(10%) {scores['acc10']:.1f}%  "
-        f"Kendall {scores['kendall']:.3f}  Spearman {scores['spearman']:.3f}  ({pred.path.name}, {pred.platform_text})"
+        f"Kendall {scores['kendall']:.3f}  Spearman {scores['spearman']:.3f}  ({pred.path.name}"
+        f"{f' x {scale:.4g}' if scale else ''}, {pred.platform_text})"
     )
     if a.json:
         Path(a.json).write_text(json.dumps({"csv": a.csv, "scores": scores, "rows": out}, indent=1))
