@@ -23,6 +23,7 @@ import statistics
 import sys
 from pathlib import Path
 
+from nnprof import metrics as M
 from nnprof.errors import NNProfError
 from nnprof.finetune import read_measurements, row_features
 from nnprof.predict import DEFAULT_CHECKPOINT, load_predictor
@@ -39,10 +40,6 @@ def zoo_reference_ms(dataset: str) -> float:
     if not refs:
         raise NNProfError(f"no reference times in {ROOT / dataset}/data")
     return statistics.median(refs)
-
-
-def mape(pred: list[float], true: list[float]) -> float:
-    return 100 * statistics.mean(abs(p / t - 1) for p, t in zip(pred, true, strict=True))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             for p, z in zip(preds, zref, strict=True):
                 y = p.predict(feats)
                 k = here / z
-                cells.append(f"{k:.3f}, {mape(y, true):.2f} -> {mape([k * v for v in y], true):.2f}")
+                cells.append(f"{k:.3f}, {M.mape(true, y):.2f} -> {M.mape(true, [k * v for v in y]):.2f}")
             print(f"{Path(path).name} | {here:.4f} | " + " | ".join(cells))
     except NNProfError as e:
         print(f"error: {e}", file=sys.stderr)

@@ -22,7 +22,6 @@ from nnprof.zoo import resolve
 @pytest.fixture(autouse=True)
 def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("COLUMNS", "200")
 
 
 @pytest.fixture(scope="module")
