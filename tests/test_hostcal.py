@@ -43,10 +43,11 @@ def test_families_selects_in_the_given_order_and_names_an_unknown_one():
         H.families(["resnet50"])
 
 
-def test_factor_is_the_median_ratio_and_one_wrong_network_cannot_move_it():
-    k, ratios = H.factor([2.0, 3.0, 40.0], [1.0, 1.0, 1.0])
-    assert k == 3.0 and ratios == [2.0, 3.0, 40.0]
-    assert H.factor([1.0, 2.0], [2.0, 2.0])[0] == pytest.approx(0.75)
+def test_factor_is_the_geometric_mean_ratio():
+    k, ratios = H.factor([2.0, 3.0, 36.0], [1.0, 1.0, 1.0])
+    assert k == pytest.approx(6.0) and ratios == [2.0, 3.0, 36.0]
+    assert H.factor([1.0, 4.0], [2.0, 2.0])[0] == pytest.approx(1.0)
+    assert H.factor([5.0], [2.0])[0] == pytest.approx(2.5)
     with pytest.raises(NNProfError, match="non-positive"):
         H.factor([1.0, 0.0], [1.0, 1.0])
     with pytest.raises(NNProfError, match="non-positive"):
@@ -84,7 +85,7 @@ def test_cli_saves_a_checkpoint_that_predicts_factor_times_the_base(tmp_path, ck
     base = P.load_predictor(ckpt, "cpu")
     before = base.predict(feats)
     monkeypatch.setattr(H, "build", lambda pairs, step=None: nets)
-    _fake_timing(monkeypatch, nets, before, [2.0, 3.0, 10.0])
+    _fake_timing(monkeypatch, nets, before, [2.0, 3.0, 4.5])  # geometric mean 3
     out = tmp_path / "out" / "cal.pt"
     r = ok(["calibrate", "-c", ckpt, "-o", str(out), "--device", "cpu", "--format", "json"])
     report = json.loads(r.stdout)
@@ -96,7 +97,7 @@ def test_cli_saves_a_checkpoint_that_predicts_factor_times_the_base(tmp_path, ck
     assert cal.platform == M.platform_fingerprint(1, "cpu")
     rec = cal.ckpt["host_calibration"]
     assert rec["factor"] == pytest.approx(3.0) and rec["base_checkpoint"] == str(Path(ckpt))
-    assert rec["networks"][2]["measured_ms"] == pytest.approx(10.0 * before[2], rel=1e-4)
+    assert rec["networks"][2]["measured_ms"] == pytest.approx(4.5 * before[2], rel=1e-4)
 
     # calibrating the calibrated checkpoint composes: 3 x 0.5
     _fake_timing(monkeypatch, nets, cal.predict(feats), [0.5, 0.5, 0.5])
@@ -152,5 +153,5 @@ def test_cli_end_to_end_builds_and_times_real_calibration_networks(tmp_path, ckp
     assert [n["id"] for n in report["networks"]] == ["mobilenetv3-000000", "resnet-000001"]
     assert all(n["measured_ms"] > 0 for n in report["networks"])
     ratios = sorted(n["measured_ms"] / n["predicted_ms"] for n in report["networks"])
-    assert report["factor"] == pytest.approx((ratios[0] + ratios[1]) / 2, rel=1e-4)
+    assert report["factor"] == pytest.approx((ratios[0] * ratios[1]) ** 0.5, rel=1e-4)
     assert P.load_predictor(out, "cpu").ckpt["host_calibration"]["protocol"] == M.DEFAULT_PROTOCOL.name

@@ -540,7 +540,7 @@ def calibrate(
 ) -> None:
     """Rescale a checkpoint to this machine's speed without measuring any model of yours:
     time one generated network per zoo family here (about a minute), compare with the
-    checkpoint's predictions, save the checkpoint rescaled by the median ratio."""
+    checkpoint's predictions, save the checkpoint rescaled by their geometric mean ratio."""
     from nnprof import export
     from nnprof import hostcal as H
     from nnprof import train as T
@@ -573,7 +573,7 @@ def calibrate(
         return
     from rich.table import Table
 
-    t = Table(title=f"{len(rows)} calibration networks timed in {report['timing_s']:.0f} s; factor = median ratio "
+    t = Table(title=f"{len(rows)} calibration networks timed in {report['timing_s']:.0f} s; factor = geometric mean ratio "
                     f"= {k:.3f}")
     for col in ("network", "batch", "input", "measured ms", "predicted ms", "ratio"):
         t.add_column(col, justify="left" if col == "network" else "right")
