@@ -301,7 +301,11 @@ class Predictor:
 
     @property
     def platform_text(self) -> str:
-        return describe_platform(self.platform)
+        text = describe_platform(self.platform)
+        cal = self.ckpt.get("host_calibration") or {}
+        if isinstance(cal.get("total_factor"), (int, float)):  # `nnprof calibrate`
+            text += f" (rescaled {cal['total_factor']:.3g}x by nnprof calibrate)"
+        return text
 
     def predict(self, feats: Sequence[GraphFeatures], batch_size: int = 32) -> list[float]:
         """Latency (ms) of every graph, in order; graphs run through the model in batches

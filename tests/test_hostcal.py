@@ -95,6 +95,9 @@ def test_cli_saves_a_checkpoint_that_predicts_factor_times_the_base(tmp_path, ck
     cal = P.load_predictor(out, "cpu")
     assert cal.predict(feats) == pytest.approx([3.0 * b for b in before], rel=1e-5)
     assert cal.platform == M.platform_fingerprint(1, "cpu")
+    assert cal.platform_text.endswith("(rescaled 3x by nnprof calibrate)")
+    shown = json.loads(ok(["predict", tiny_net(tmp_path / "p.onnx"), "-c", str(out), "-f", "json"]).stdout)
+    assert shown[0]["platform"] == cal.platform_text
     rec = cal.ckpt["host_calibration"]
     assert rec["factor"] == pytest.approx(3.0) and rec["base_checkpoint"] == str(Path(ckpt))
     assert rec["networks"][2]["measured_ms"] == pytest.approx(4.5 * before[2], rel=1e-4)
