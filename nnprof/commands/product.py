@@ -539,7 +539,7 @@ def calibrate(
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Rescale a checkpoint to this machine's speed without measuring any model of yours:
-    time one generated network per zoo family here (about a minute), compare with the
+    time one generated network per zoo family here (about half a minute), compare with the
     checkpoint's predictions, save the checkpoint rescaled by their geometric mean ratio."""
     from nnprof import export
     from nnprof import hostcal as H
