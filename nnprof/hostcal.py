@@ -1,15 +1,15 @@
-"""Rescale a latency predictor to this machine's speed in about a minute: `nnprof calibrate`.
+"""Rescale a latency predictor to this machine's speed in half a minute: `nnprof calibrate`.
 
 Why. A checkpoint predicts for the machine its data was measured on, and machines with the
 same CPU id are not equally fast: on 2026-12-06 the Zen 5 machine (the CPU id `zoo/zen5`
-was measured on) ran the 42 real models at a median 0.805x of what the default checkpoint
-predicts (MAPE 27.21%), while ranking them as well as ever (Spearman 0.994)
+was measured on) ran the 42 real models 18.45% faster than on 2026-12-02, so the default
+checkpoint was 27.21% off (MAPE), while ranking them as well as ever (Spearman 0.994)
 (docs/timing.md, section 9). Fine-tuning on the user's own measurements (`nnprof finetune`)
 fixes that but needs measured models; this needs none.
 
 How. `CAL_SET` is one generated network per zoo family (`nnprof.variants.generate`: no zoo
-data, no download; the index is the family's first whose latency on the first zoo's
-machine was 2-40 ms, so that none is dominated by launch overhead or takes long to time).
+data, no download; the index is the family's first whose latency in `zoo/` was 2-40 ms,
+so that none is dominated by launch overhead or takes long to time).
 Each is built and exported as the zoo's were (`collect.build_one`), all are timed here in
 one block with the measurement protocol (`measure.measure_many`: rounds interleaved in
 time), and predicted by the checkpoint. The factor is the geometric mean of measured /
@@ -17,9 +17,11 @@ predicted over the networks: the least-squares rescale in log space, which is th
 rescale `nnprof finetune` fits from few rows (`calibrate.fit` with lambda = infinity). The
 median, tried first, was level with it for the Zen 5 checkpoint on its own CPU and worse
 where the ratios are skewed (the Xeon checkpoint on a Zen 5 machine: 14.32% and 20.15%
-against 11.62% and 16.46% MAPE on 42 real models; README). The new checkpoint is the old one with a pure rescale composed onto its calibration entry
-(`calibrate.compose`; weights unchanged) and this machine's platform; the networks, both
-latencies and the factor are recorded in its ``host_calibration`` entry.
+against 11.62% and 16.46% MAPE on 42 real models; README). The new checkpoint is the old
+one with a pure rescale composed onto its calibration entry (`calibrate.compose`; weights
+unchanged) and this machine's platform; the networks, both latencies and the factor are
+recorded in its ``host_calibration`` entry (``total_factor``: the product over repeated
+calibrations, which also rescales the training-latency range `predict` warns with).
 
 What it cannot do. It corrects a speed, not a change in which work is expensive: when the
 networks' ratios disagree (`SPREAD_WARN`) it says so, and `nnprof finetune` on measured

@@ -10,7 +10,7 @@
 
 Library code: nnprof/predict.py (features, checkpoint, batched prediction, warnings),
 nnprof/cache.py (features cache), nnprof/finetune.py (CSV, held-out scores),
-nprof/hostcal.py (calibration networks, rescale).
+nnprof/hostcal.py (calibration networks, rescale).
 """
 
 from __future__ import annotations
