@@ -155,6 +155,7 @@ def run(pred, nets: Sequence[CalNet], *, threads: int = 1, provider: str = "cpu"
     predicted = [float(v) for v in T.predict(pred.model, data, 32, pred.device)]
     measured = [m.latency_ms for m in ms]
     k, ratios = factor(measured, predicted)
+    disagree = spread(ratios)
     record = {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "protocol": DEFAULT_PROTOCOL.name,
@@ -167,14 +168,14 @@ def run(pred, nets: Sequence[CalNet], *, threads: int = 1, provider: str = "cpu"
              "measured_ms": round(m, 5), "predicted_ms": round(p, 5)}
             for n, m, p in zip(nets, measured, predicted, strict=True)
         ],
-        "spread": round(spread(ratios), 4),
+        "spread": round(disagree, 4),
     }
     ckpt = rescaled(pred.ckpt, k, record, platform_fingerprint(threads, provider))
     report = {
         "factor": k,
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),
-        "spread": spread(ratios),
+        "spread": disagree,
         "networks": record["networks"],
         "timing_s": record["timing_s"],
         "base_checkpoint": str(pred.path),

@@ -544,7 +544,7 @@ def calibrate(
     from nnprof import export
     from nnprof import hostcal as H
     from nnprof import train as T
-    from nnprof.measure import check_provider
+    from nnprof.measure import DEFAULT_PROTOCOL, check_provider
     from nnprof.predict import load_predictor
 
     check_provider(provider)
@@ -553,7 +553,7 @@ def calibrate(
     base = load_predictor(_checkpoint_or_auto(checkpoint), device.value)
     with _bar(len(pairs), "building") as step:
         nets = H.build(pairs, step)
-    with _bar(len(nets) * 20, "timing") as step:
+    with _bar(len(nets) * DEFAULT_PROTOCOL.rounds, "timing") as step:
         ckpt, report = H.run(base, nets, threads=threads, provider=provider, progress=lambda done, total: step(""))
     path = T.save_checkpoint(ckpt, output)
     report["checkpoint"] = str(path)
