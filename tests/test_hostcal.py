@@ -91,7 +91,7 @@ def test_cli_saves_a_checkpoint_that_predicts_factor_times_the_base(tmp_path, ck
     report = json.loads(r.stdout)
     assert report["factor"] == pytest.approx(3.0)
     assert [n["id"] for n in report["networks"]] == ["tiny-0", "tiny-1", "tiny-2"]
-    assert "rescaled by 3.000" in r.stderr and "warning" not in r.stderr
+    assert "rescaled by 3.000" in r.stderr and "warning" not in r.stderr and "note" not in r.stderr
     cal = P.load_predictor(out, "cpu")
     assert cal.predict(feats) == pytest.approx([3.0 * b for b in before], rel=1e-5)
     assert cal.platform == M.platform_fingerprint(1, "cpu")
@@ -123,6 +123,22 @@ def test_cli_warns_when_the_ratios_disagree(tmp_path, ckpt, monkeypatch):
     r = ok(["calibrate", "-c", ckpt, "-o", str(tmp_path / "w.pt"), "--device", "cpu"])
     assert "warning: the networks' measured/predicted ratios disagree (0.30-4.00)" in r.stderr
     assert "calibration networks timed" in r.stdout
+
+
+def test_near_one_is_log_symmetric():
+    assert H.near_one(1.0) and H.near_one(1.0499) and H.near_one(1 / 1.0499)
+    assert not H.near_one(1.051) and not H.near_one(0.95) and not H.near_one(3.0)
+
+
+def test_cli_notes_a_factor_within_the_pass_to_pass_spread(tmp_path, ckpt, monkeypatch):
+    nets, feats = _nets(tmp_path)
+    before = P.load_predictor(ckpt, "cpu").predict(feats)
+    monkeypatch.setattr(H, "build", lambda pairs, step=None: nets)
+    _fake_timing(monkeypatch, nets, before, [1.0, 1.03, 1.06])
+    out = tmp_path / "near.pt"
+    r = ok(["calibrate", "-c", ckpt, "-o", str(out), "--device", "cpu", "--format", "json"])
+    assert "note:" in r.stderr and "within 5% overall (factor 1.030)" in r.stderr
+    assert json.loads(r.stdout)["factor"] == pytest.approx(1.03, rel=1e-3) and out.exists()
 
 
 def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, ckpt, monkeypatch):

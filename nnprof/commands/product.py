@@ -562,6 +562,10 @@ def calibrate(
         err.print(f"warning: the networks' measured/predicted ratios disagree ({report['ratio_min']:.2f}-"
                   f"{report['ratio_max']:.2f}): this machine differs from the checkpoint's in more than speed; "
                   "measure models of yours and use `nnprof finetune`", markup=False, highlight=False, soft_wrap=True)
+    if H.near_one(k):
+        err.print(f"note: {base.path.name} already predicted these networks within {H.NEAR_ONE:.0%} overall (factor "
+                  f"{k:.3f}), about how much the factor moves from one pass to the next here; the base checkpoint "
+                  "should serve as well", markup=False, highlight=False, soft_wrap=True)
     err.print(f"saved {path}: {base.path.name} rescaled by {k:.3f} (predicts for this machine); use it with "
               f"`nnprof predict MODEL --checkpoint {shlex.quote(str(path))}`", markup=False, highlight=False, soft_wrap=True)
     if fmt is Format.json:
