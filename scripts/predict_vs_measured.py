@@ -25,7 +25,7 @@ from pathlib import Path
 from nnprof import metrics as M
 from nnprof.errors import NNProfError
 from nnprof.finetune import read_measurements, row_features
-from nnprof.predict import load_predictor
+from nnprof.predict import auto_checkpoint, load_predictor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,6 +54,13 @@ def main(argv: list[str] | None = None) -> int:
     except NNProfError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if a.checkpoint is None:  # the default, for reproducible figures; say when `predict` would pick another
+        cpus = {str(r.platform.get("cpu_id") or "") for r in rows}
+        if len(cpus) == 1 and (cpu := cpus.pop()):
+            path, name = auto_checkpoint(cpu)
+            if name is not None:
+                print(f"note: these rows were measured on {cpu}, for which `nnprof predict` uses the bundled "
+                      f"checkpoint {name!r} (-c {name}); scoring the default {pred.path.name}", file=sys.stderr)
     y_pred = [p * (scale or 1.0) for p in pred.predict(feats)]
     y_true = [r.latency_ms for r in rows]
     out = []
