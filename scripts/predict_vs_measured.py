@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.checkpoint is None:  # the default, for reproducible figures; say when `predict` would pick another
         cpus = {str(r.platform.get("cpu_id") or "") for r in rows}
         if len(cpus) == 1 and (cpu := cpus.pop()):
-            path, name = auto_checkpoint(cpu)
+            _, name = auto_checkpoint(cpu)
             if name is not None:
                 print(f"note: these rows were measured on {cpu}, for which `nnprof predict` uses the bundled "
                       f"checkpoint {name!r} (-c {name}); scoring the default {pred.path.name}", file=sys.stderr)
