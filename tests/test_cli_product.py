@@ -9,7 +9,7 @@ import json
 import pytest
 import torch
 from test_finetune import slower_device_csv, write_csv
-from test_predict import tiny_checkpoint, tiny_macs, tiny_net
+from test_predict import tiny_macs, tiny_net
 from typer.testing import CliRunner
 
 from nnprof import cache, export, zoo
@@ -25,11 +25,6 @@ REAL = "tv:mobilenet_v3_small"
 def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("COLUMNS", "200")
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from test_predict import NETS, tiny_checkpoint, tiny_net
+from test_predict import NETS, tiny_net
 
 from nnprof import finetune as F
 from nnprof import predict as P
@@ -21,11 +21,6 @@ BATCHES = [1, 2, 4, 8]
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
 
 
 def write_csv(path, rows, columns=COLUMNS):

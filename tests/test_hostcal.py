@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from test_cli_product import ok, one_line_error
-from test_predict import NETS, tiny_checkpoint, tiny_net
+from test_predict import NETS, tiny_net
 
 from nnprof import hostcal as H
 from nnprof import measure as M
@@ -22,11 +22,6 @@ from nnprof.zoo import resolve
 @pytest.fixture(autouse=True)
 def _env(tmp_path, monkeypatch):
     monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
-
-
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
 
 
 def test_the_set_is_one_generated_network_per_zoo_family():

@@ -86,11 +86,6 @@ def tiny_checkpoint(path, epochs: int = 3) -> str:
     return str(path)
 
 
-@pytest.fixture(scope="module")
-def ckpt(tmp_path_factory):
-    return tiny_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny.pt")
-
-
 @pytest.fixture(autouse=True)
 def _cache(tmp_path, monkeypatch):
     monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
