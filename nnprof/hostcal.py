@@ -132,6 +132,7 @@ def spread(ratios: Sequence[float]) -> float:
 def rescaled(ckpt: dict[str, Any], k: float, record: dict[str, Any], platform: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint with a pure rescale by `k` composed onto its calibration entry."""
     from nnprof import calibrate
+    from nnprof.predict import host_factor
 
     if not (k > 0 and math.isfinite(k)):
         raise NNProfError(f"calibration factor {k!r} is not a positive number")
@@ -142,7 +143,7 @@ def rescaled(ckpt: dict[str, Any], k: float, record: dict[str, Any], platform: d
     new["calibration"] = {"features": list(calibrate.FEATURES), "coef": calibrate.compose(outer, inner)}
     new["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     new["nnprof"] = __version__
-    before = float((ckpt.get("host_calibration") or {}).get("total_factor", 1.0))
+    before = host_factor(ckpt) or 1.0
     new["host_calibration"] = {**record, "factor": k, "total_factor": before * k,
                                "base_platform": ckpt.get("platform")}
     new["platform"] = platform

@@ -238,6 +238,12 @@ class TrainingProfile:
     latency_ms: tuple[float, float] | None
 
 
+def host_factor(ckpt: dict[str, Any]) -> float | None:
+    """The product of the `nnprof calibrate` rescales a checkpoint records (None if never calibrated)."""
+    k = (ckpt.get("host_calibration") or {}).get("total_factor")
+    return float(k) if isinstance(k, (int, float)) and not isinstance(k, bool) and k > 0 else None
+
+
 def training_profile(ckpt: dict[str, Any]) -> TrainingProfile:
     base = ckpt.get("train_data") or {}
     ft = (ckpt.get("finetune") or {}).get("train_data") or {}
@@ -245,8 +251,8 @@ def training_profile(ckpt: dict[str, Any]) -> TrainingProfile:
     if isinstance(base.get("ops"), (list, dict)):
         ops = frozenset(base["ops"]) | frozenset(ft.get("ops") or ())
     latency = _union(_range(base.get("latency_ms")), _range(ft.get("latency_ms")))
-    scale = (ckpt.get("host_calibration") or {}).get("total_factor")  # `nnprof calibrate`
-    if latency is not None and isinstance(scale, (int, float)) and scale > 0:
+    scale = host_factor(ckpt)
+    if latency is not None and scale is not None:
         latency = (latency[0] * scale, latency[1] * scale)  # in this machine's time
     return TrainingProfile(
         ops=ops,
@@ -302,9 +308,9 @@ class Predictor:
     @property
     def platform_text(self) -> str:
         text = describe_platform(self.platform)
-        cal = self.ckpt.get("host_calibration") or {}
-        if isinstance(cal.get("total_factor"), (int, float)):  # `nnprof calibrate`
-            text += f" (rescaled {cal['total_factor']:.3g}x by nnprof calibrate)"
+        scale = host_factor(self.ckpt)
+        if scale is not None:
+            text += f" (rescaled {scale:.3g}x by nnprof calibrate)"
         return text
 
     def predict(self, feats: Sequence[GraphFeatures], batch_size: int = 32) -> list[float]:
