@@ -92,6 +92,23 @@ def blocks(recs: list[dict]) -> list[dict]:
     return sorted(out, key=lambda b: b["start"])
 
 
+def sittings(bl: list[dict], gap_h: float = 1.0) -> list[list[dict]]:
+    """Blocks grouped into sittings: a pause of more than `gap_h` hours starts a new one
+    (a zoo extended on another day is two sittings, not one long measurement)."""
+    out: list[list[dict]] = []
+    for b in bl:
+        if out and (b["start"] - out[-1][-1]["end"]).total_seconds() <= gap_h * 3600:
+            out[-1].append(b)
+        else:
+            out.append([b])
+    return out
+
+
+def clock(bl: list[dict]):
+    """strftime format for a block's start: with the date when the blocks span days."""
+    return "%m-%d %H:%M" if bl[0]["start"].date() != bl[-1]["end"].date() else "%H:%M"
+
+
 def window(start: datetime, t0: datetime, minutes: int) -> int:
     """Index of the `minutes`-wide time bin, counted from t0, that `start` falls in."""
     return int((start - t0).total_seconds() // (60 * minutes))
@@ -111,7 +128,7 @@ def drift_table(bl: list[dict], minutes: int) -> list[str]:
         bs = bins[k]
         refs = [b["ref_ms"] for b in bs]
         out.append(
-            f"| {bs[0]['start']:%H:%M} | {len(bs)} | {sum(b['n'] for b in bs)} | {min(refs):.3f} | {st.median(refs):.3f} | {max(refs):.3f} | {st.median(refs) / best:.2f}x |"
+            f"| {bs[0]['start'].strftime(clock(bl))} | {len(bs)} | {sum(b['n'] for b in bs)} | {min(refs):.3f} | {st.median(refs):.3f} | {max(refs):.3f} | {st.median(refs) / best:.2f}x |"
         )
     return out
 
@@ -150,7 +167,7 @@ def against(recs: list[dict], bl: list[dict], other_dir: str, minutes: int) -> l
         q = st.median(r["latency_ms"] / theirs[r["id"]]["latency_ms"] for r in rs)
         rref = st.median({r["latency"]["ref_ms"] for r in rs})
         start = min(start_of[r["latency"]["ref_ms"]] for r in rs)
-        out.append(f"| {start:%H:%M} | {len(rs)} | {q:.3f} | {q / r_all:.3f} | {rref / ref_all:.3f} |")
+        out.append(f"| {start.strftime(clock(bl))} | {len(rs)} | {q:.3f} | {q / r_all:.3f} | {rref / ref_all:.3f} |")
     return out
 
 
@@ -180,10 +197,12 @@ def main() -> None:
     print("\nprotocol(s): " + ", ".join(f"{k} ({v} networks)" for k, v in protos.items()))
 
     bl = blocks(recs)
-    span = (bl[-1]["end"] - bl[0]["start"]).total_seconds() / 3600
+    sits = sittings(bl)
+    span = sum((s[-1]["end"] - s[0]["start"]).total_seconds() for s in sits) / 3600
+    when = ", ".join(f"{s[0]['start']:%Y-%m-%d %H:%M} to {s[-1]['end'].strftime(clock(s))}" for s in sits)
     sizes = [b["n"] for b in bl]
     print(
-        f"\n## Collection\n\nmeasured {bl[0]['start']:%Y-%m-%d %H:%M} to {bl[-1]['end']:%H:%M} ({span:.2f} h of measuring), "
+        f"\n## Collection\n\nmeasured {when} ({span:.2f} h of measuring), "
         f"{len(bl)} blocks of {min(sizes)}-{max(sizes)} networks (median {st.median(sizes):.0f}); "
         f"export + simplification time recorded with the networks: {sum(r['export']['seconds'] for r in recs) / 3600:.2f} h in all "
         f"(median {st.median(r['export']['seconds'] for r in recs):.2f} s per network)"

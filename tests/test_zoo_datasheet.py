@@ -47,3 +47,19 @@ def test_against_a_zoo_with_nothing_in_common(tmp_path):
     there = _zoo(tmp_path / "there", [("z", 1.0, 0.5, "2026-01-01T10:00:00")])
     recs = ZD.load(here)
     assert ZD.against(recs, ZD.blocks(recs), str(there), 15)[-1] == "no network in common"
+
+
+def test_a_zoo_extended_on_another_day_is_two_sittings_with_dated_rows(tmp_path):
+    # Two blocks on day 1 (10:00-10:21), one on day 2 at 09:00: the night between them is
+    # not measuring time, and the drift table's rows say which day they are from.
+    here = _zoo(tmp_path / "here", [
+        ("a", 2.0, 1.0, "2026-01-01T10:00:00"), ("b", 2.4, 1.2, "2026-01-01T10:21:00"),
+        ("c", 2.0, 1.1, "2026-01-02T09:00:00"), ("d", 2.2, 1.1, "2026-01-02T09:30:00"),
+    ])
+    bl = ZD.blocks(ZD.load(here))
+    sits = ZD.sittings(bl)
+    assert [len(s) for s in sits] == [2, 1]
+    assert sum((s[-1]["end"] - s[0]["start"]).total_seconds() for s in sits) == 51 * 60
+    rows = [line for line in ZD.drift_table(bl, 15) if line.startswith("| 01-")]
+    assert [r.split(" | ")[0] for r in rows] == ["| 01-01 10:00", "| 01-01 10:21", "| 01-02 09:00"]
+    assert ZD.clock(bl[:2]) == "%H:%M"  # one day: times only, as before
