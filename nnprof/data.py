@@ -27,6 +27,7 @@ import json
 import math
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -477,6 +478,37 @@ def limit_per_family(samples: list[Sample], n: int | None, seed: int = 0) -> lis
         idx = [i for i, s in enumerate(samples) if s.family == fam]
         keep.update(idx if len(idx) <= n else rng.sample(idx, n))
     return [s for i, s in enumerate(samples) if i in keep]
+
+
+# Fingerprint fields that say nothing about what a latency was measured on: the kernel
+# build string changes when a VM's host is updated between two sittings of one collection.
+PLATFORM_INCIDENTAL = ("os",)
+
+
+def common_platform(samples: Sequence[Sample]) -> dict[str, Any] | None:
+    """The one platform a training set was measured on, for a checkpoint's "platform"
+    entry: the samples' shared fingerprint when they agree on everything but the
+    incidental fields (whose values are then joined with "; "), else None (mixed or
+    unrecorded)."""
+    plats: list[dict[str, Any]] = []
+    for s in samples:
+        if s.platform not in plats:
+            plats.append(s.platform)
+    if len(plats) == 1:
+        return plats[0]
+    if not plats or not all(isinstance(p, dict) and p for p in plats):
+        return None
+
+    def core(p: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in p.items() if k not in PLATFORM_INCIDENTAL}
+    if any(core(p) != core(plats[0]) for p in plats[1:]):
+        return None
+    out = dict(plats[0])
+    for k in PLATFORM_INCIDENTAL:
+        vals = sorted({str(p[k]) for p in plats if k in p})
+        if vals:
+            out[k] = "; ".join(vals)
+    return out
 
 
 def summary(samples: list[Sample]) -> dict[str, Any]:

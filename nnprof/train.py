@@ -32,6 +32,7 @@ from nnprof import metrics as M
 from nnprof.data import (
     Sample,
     Split,
+    common_platform,
     limit_per_family,
     split_in_distribution,
     split_leave_one_family_out,
@@ -390,7 +391,6 @@ def make_checkpoint(
     extra: dict | None = None,
 ) -> dict[str, Any]:
     """Everything needed to rebuild, trust and describe a model, in plain types + tensors."""
-    platforms = summary(list(train_samples))["platforms"]
     ckpt = {
         "format": CHECKPOINT_FORMAT,
         "format_version": CHECKPOINT_VERSION,
@@ -404,7 +404,7 @@ def make_checkpoint(
         "state_dict": {k: v.detach().cpu().clone() for k, v in result.model.state_dict().items()},
         "train_data": summary(list(train_samples)),
         "val_data": summary(list(val_samples)) if val_samples else None,
-        "platform": platforms[0] if len(platforms) == 1 else None,
+        "platform": common_platform(list(train_samples)),
         "train_config": asdict(cfg) if cfg else None,
         "best_epoch": result.best_epoch,
         "history": result.history,
@@ -688,8 +688,7 @@ def finetune(
         "history": history,
         "base_platform": ckpt.get("platform"),
     }
-    plats = summary(samples)["platforms"]
-    new["platform"] = plats[0] if len(plats) == 1 else None
+    new["platform"] = common_platform(samples)
     return model, new
 
 

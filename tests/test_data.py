@@ -6,6 +6,7 @@ import pytest
 from onnx import TensorProto, helper
 
 from nnprof.data import (
+    common_platform,
     limit_per_family,
     load_dataset,
     read_nnlqp,
@@ -287,3 +288,19 @@ def test_limit_per_family_is_seeded_and_keeps_order():
     assert limit_per_family(s, 50) == s and limit_per_family(s, None) == s
     with pytest.raises(NNProfError, match=">= 1"):
         limit_per_family(s, 0)
+
+
+def test_common_platform_ignores_only_the_kernel_string():
+    import dataclasses
+
+    base = synthetic(4, seed=3)
+    cpu = {"cpu_id": "vendor_id=AuthenticAMD family=25 model=17", "threads": 1, "os": "Linux 6.18-a"}
+    same = [dataclasses.replace(s, platform=dict(cpu)) for s in base]
+    assert common_platform(same) == cpu
+    # the VM's kernel was updated between two sittings of one collection: still one machine
+    two_os = same[:2] + [dataclasses.replace(s, platform={**cpu, "os": "Linux 6.18-b"}) for s in same[2:]]
+    assert common_platform(two_os) == {**cpu, "os": "Linux 6.18-a; Linux 6.18-b"}
+    # another CPU or thread count is another platform: mixed
+    assert common_platform(same[:2] + [dataclasses.replace(s, platform={**cpu, "threads": 2}) for s in same[2:]]) is None
+    assert common_platform(same[:3] + [dataclasses.replace(base[3], platform={})]) is None
+    assert common_platform(base) == base[0].platform  # one shared fingerprint, whatever it holds
