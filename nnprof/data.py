@@ -485,15 +485,21 @@ def limit_per_family(samples: list[Sample], n: int | None, seed: int = 0) -> lis
 PLATFORM_INCIDENTAL = ("os",)
 
 
+def distinct_platforms(samples: Sequence[Sample]) -> list[dict[str, Any]]:
+    """The samples' platform fingerprints, each once, in order of first appearance."""
+    out: list[dict[str, Any]] = []
+    for s in samples:
+        if s.platform not in out:
+            out.append(s.platform)
+    return out
+
+
 def common_platform(samples: Sequence[Sample]) -> dict[str, Any] | None:
     """The one platform a training set was measured on, for a checkpoint's "platform"
     entry: the samples' shared fingerprint when they agree on everything but the
     incidental fields (whose values are then joined with "; "), else None (mixed or
     unrecorded)."""
-    plats: list[dict[str, Any]] = []
-    for s in samples:
-        if s.platform not in plats:
-            plats.append(s.platform)
+    plats = distinct_platforms(samples)
     if len(plats) == 1:
         return plats[0]
     if not plats or not all(isinstance(p, dict) and p for p in plats):
@@ -514,10 +520,6 @@ def common_platform(samples: Sequence[Sample]) -> dict[str, Any] | None:
 def summary(samples: list[Sample]) -> dict[str, Any]:
     """Plain-python description of a training set, stored in checkpoints."""
     lat = [s.latency_ms for s in samples]
-    platforms = []
-    for s in samples:
-        if s.platform not in platforms:
-            platforms.append(s.platform)
     return {
         "n": len(samples),
         "families": dict(sorted(Counter(s.family for s in samples).items())),
@@ -527,5 +529,5 @@ def summary(samples: list[Sample]) -> dict[str, Any]:
         "ops": sorted({n.op for s in samples for n in s.graph.nodes}),
         "batch_sizes": sorted({s.batch_size for s in samples}),
         "input_sizes": sorted({s.input_size for s in samples}),
-        "platforms": platforms[:5],
+        "platforms": distinct_platforms(samples)[:5],
     }

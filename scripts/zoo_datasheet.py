@@ -119,7 +119,7 @@ def drift_table(bl: list[dict], minutes: int) -> list[str]:
     bins = defaultdict(list)
     for b in bl:
         bins[window(b["start"], t0, minutes)].append(b)
-    best = min(b["ref_ms"] for b in bl)
+    best, fmt = min(b["ref_ms"] for b in bl), clock(bl)
     out = [
         "| from | blocks | networks | reference ms: min | median | max | median / fastest of the collection |",
         "|---|---|---|---|---|---|---|",
@@ -128,7 +128,7 @@ def drift_table(bl: list[dict], minutes: int) -> list[str]:
         bs = bins[k]
         refs = [b["ref_ms"] for b in bs]
         out.append(
-            f"| {bs[0]['start'].strftime(clock(bl))} | {len(bs)} | {sum(b['n'] for b in bs)} | {min(refs):.3f} | {st.median(refs):.3f} | {max(refs):.3f} | {st.median(refs) / best:.2f}x |"
+            f"| {bs[0]['start'].strftime(fmt)} | {len(bs)} | {sum(b['n'] for b in bs)} | {min(refs):.3f} | {st.median(refs):.3f} | {max(refs):.3f} | {st.median(refs) / best:.2f}x |"
         )
     return out
 
@@ -157,7 +157,7 @@ def against(recs: list[dict], bl: list[dict], other_dir: str, minutes: int) -> l
         "| from | networks in both | latency here / there: median | / median of all | reference here: median / median of all |",
         "|---|---|---|---|---|",
     ]
-    t0, ref_all, r_all = bl[0]["start"], st.median(refs), st.median(ratio)
+    t0, ref_all, r_all, fmt = bl[0]["start"], st.median(refs), st.median(ratio), clock(bl)
     start_of = {b["ref_ms"]: b["start"] for b in bl}  # a network's block, as in blocks()
     bins: dict[int, list[dict]] = defaultdict(list)
     for r in shared:
@@ -167,7 +167,7 @@ def against(recs: list[dict], bl: list[dict], other_dir: str, minutes: int) -> l
         q = st.median(r["latency_ms"] / theirs[r["id"]]["latency_ms"] for r in rs)
         rref = st.median({r["latency"]["ref_ms"] for r in rs})
         start = min(start_of[r["latency"]["ref_ms"]] for r in rs)
-        out.append(f"| {start.strftime(clock(bl))} | {len(rs)} | {q:.3f} | {q / r_all:.3f} | {rref / ref_all:.3f} |")
+        out.append(f"| {start.strftime(fmt)} | {len(rs)} | {q:.3f} | {q / r_all:.3f} | {rref / ref_all:.3f} |")
     return out
 
 
