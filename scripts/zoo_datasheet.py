@@ -189,8 +189,8 @@ def main() -> None:
     ops = Counter(op for r in recs for op in r["ops"])
     print(f"\n{len(ops)} ONNX op types occur; in how many networks each: " + ", ".join(f"{k} {v}" for k, v in ops.most_common()))
 
-    plats = {json.dumps(r["platform"], sort_keys=True) for r in recs}
-    vers = {json.dumps(r["versions"], sort_keys=True) for r in recs}
+    plats = sorted({json.dumps(r["platform"], sort_keys=True) for r in recs})  # a set alone prints in any order
+    vers = sorted({json.dumps(r["versions"], sort_keys=True) for r in recs})
     protos = Counter(r["latency"]["protocol"] for r in recs)
     print(f"\n## Platform and versions\n\n{len(plats)} platform fingerprint(s): " + "; ".join(plats))
     print(f"\n{len(vers)} library-version set(s): " + "; ".join(vers))
