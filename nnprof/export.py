@@ -159,6 +159,15 @@ def check_writable(path: str | os.PathLike[str], create_dirs: bool = False) -> P
         parent = up
     if not os.access(parent, os.W_OK | os.X_OK) or (p.exists() and not os.access(p, os.W_OK)):
         raise NNProfError(f"cannot write {p}: permission denied")
+    # os.access says yes to root everywhere and knows nothing of /proc-like filesystems:
+    # create (and remove) a file where the writer will put its temporary one
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=parent)
+    except OSError as e:
+        raise NNProfError(f"cannot write {p}: {e.strerror or e}") from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
     return p
 
 

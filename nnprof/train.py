@@ -437,21 +437,34 @@ def save_checkpoint(ckpt: dict[str, Any], path: str | Path) -> Path:
     return torch_save_atomic(_plain(ckpt), path)
 
 
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
 def torch_save_atomic(obj: Any, path: str | Path) -> Path:
     """torch.save to a temporary file in the same folder (created if missing), then
     os.replace: nothing half-written. The file gets the umask's usual mode, not mkstemp's 0600."""
     from nnprof.export import new_file_mode
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise NNProfError(f"cannot write {path}: {e.strerror or e}") from None
     os.close(fd)
     try:
         os.chmod(tmp, new_file_mode())
         torch.save(obj, tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        # a full disk, a vanished folder (torch's own writer says RuntimeError "... failed
+        # writing file ..."): one line, nothing left behind
+        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "failed writing" in str(e)):
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else _first_line(e)
+            raise NNProfError(f"cannot write {path}: {reason}") from None
         raise
     return path
 

@@ -145,6 +145,8 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, ckpt, monkeypatc
     one_line_error(["calibrate", "-c", str(junk), "-o", str(out)], "junk.pt")
     one_line_error(["calibrate", "-c", ckpt, "-o", str(tmp_path)], "it is a directory")
     one_line_error(["calibrate", "-c", ckpt, "-o", str(out), "--provider", "tpu"], "unknown provider 'tpu'")
+    # os.access lets root write anywhere, /proc still refuses a new file: found before building
+    one_line_error(["calibrate", "-c", ckpt, "-o", "/proc/nnprof-test.pt"], "cannot write /proc/nnprof-test.pt")
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["junk.pt"]
 
 

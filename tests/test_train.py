@@ -405,3 +405,28 @@ def test_cli_evaluate_and_init_take_a_bundled_checkpoint_name(tmp_path, monkeypa
     r = runner.invoke(app, ["train", "synthetic:4", "--epochs", "1", "--device", "cpu", "--init", "tiny", "-o", str(out), "-f", "json"])
     assert r.exit_code == 0, r.output
     assert torch.load(out, weights_only=True)["init"]["path"] == str(ckpt)
+
+
+def test_a_failed_checkpoint_write_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "m.pt"
+    out.write_bytes(b"old")  # what was there stays, untouched
+
+    def full_disk(obj, f):
+        open(f, "wb").write(b"partial")
+        raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(T.torch, "save", full_disk)
+    with pytest.raises(NNProfError, match=r"^cannot write .*m\.pt: \[enforce fail"):
+        T.torch_save_atomic({"a": 1}, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"] and out.read_bytes() == b"old"
+
+    def no_space(obj, f):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(T.torch, "save", no_space)
+    with pytest.raises(NNProfError, match="cannot write .*: No space left on device$"):
+        T.torch_save_atomic({"a": 1}, out)
+    monkeypatch.setattr(T.torch, "save", lambda obj, f: (_ for _ in ()).throw(ValueError("a bug")))
+    with pytest.raises(ValueError, match="a bug"):  # not a write failure: not dressed up as one
+        T.torch_save_atomic({"a": 1}, out)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
