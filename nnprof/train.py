@@ -437,15 +437,10 @@ def save_checkpoint(ckpt: dict[str, Any], path: str | Path) -> Path:
     return torch_save_atomic(_plain(ckpt), path)
 
 
-def _first_line(e: BaseException) -> str:
-    lines = str(e).strip().splitlines()
-    return lines[0] if lines else type(e).__name__
-
-
 def torch_save_atomic(obj: Any, path: str | Path) -> Path:
     """torch.save to a temporary file in the same folder (created if missing), then
     os.replace: nothing half-written. The file gets the umask's usual mode, not mkstemp's 0600."""
-    from nnprof.export import new_file_mode
+    from nnprof.export import _first_line, new_file_mode
 
     path = Path(path)
     try:
