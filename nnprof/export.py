@@ -164,7 +164,7 @@ def check_writable(path: str | os.PathLike[str], create_dirs: bool = False) -> P
     try:
         fd, probe = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".probe", dir=parent)
     except OSError as e:
-        raise NNProfError(f"cannot write {p}: {e.strerror or e}") from None
+        raise write_error(p, e) from None
     os.close(fd)
     with contextlib.suppress(OSError):
         os.unlink(probe)
@@ -201,7 +201,7 @@ def save_onnx(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
     try:
         write_bytes_atomic(p, data)
     except OSError as e:
-        raise NNProfError(f"cannot write {p}: {e.strerror or e}") from None
+        raise write_error(p, e) from None
     return p
 
 
@@ -338,6 +338,13 @@ def export_module(
 def _first_line(e: BaseException) -> str:
     s = str(e).strip()
     return (s.splitlines()[0] if s else type(e).__name__)[:200]
+
+
+def write_error(path: str | os.PathLike[str], e: BaseException) -> NNProfError:
+    """The one-line error for a file that could not be written: an OSError's reason
+    (strerror), else the first line of the message."""
+    reason = (e.strerror or e) if isinstance(e, OSError) else _first_line(e)
+    return NNProfError(f"cannot write {path}: {reason}")
 
 
 def simplify(model: onnx.ModelProto) -> tuple[onnx.ModelProto, bool, str]:

@@ -440,14 +440,14 @@ def save_checkpoint(ckpt: dict[str, Any], path: str | Path) -> Path:
 def torch_save_atomic(obj: Any, path: str | Path) -> Path:
     """torch.save to a temporary file in the same folder (created if missing), then
     os.replace: nothing half-written. The file gets the umask's usual mode, not mkstemp's 0600."""
-    from nnprof.export import _first_line, new_file_mode
+    from nnprof.export import new_file_mode, write_error
 
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise NNProfError(f"cannot write {path}: {e.strerror or e}") from None
+        raise write_error(path, e) from None
     os.close(fd)
     try:
         os.chmod(tmp, new_file_mode())
@@ -458,8 +458,7 @@ def torch_save_atomic(obj: Any, path: str | Path) -> Path:
         # a full disk, a vanished folder (torch's own writer says RuntimeError "... failed
         # writing file ..."): one line, nothing left behind
         if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "failed writing" in str(e)):
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else _first_line(e)
-            raise NNProfError(f"cannot write {path}: {reason}") from None
+            raise write_error(path, e) from None
         raise
     return path
 
