@@ -15,8 +15,7 @@ runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
+def _wide(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
 
 

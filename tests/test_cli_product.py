@@ -22,14 +22,8 @@ REAL = "tv:mobilenet_v3_small"
 
 
 @pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
+def _wide(monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
-
-
-@pytest.fixture
-def real_cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "real-model-cache"))
 
 
 def ok(argv):

@@ -14,11 +14,6 @@ from nnprof import export
 from nnprof.errors import NNProfError
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
-
-
 class _Attn(nn.Module):
     """torchvision ViT's attention call: nn.MultiheadAttention, batch_first, no weights out."""
 

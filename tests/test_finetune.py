@@ -18,11 +18,6 @@ COLUMNS = ["model", "input_size", "batch_size", "latency_ms", "rounds", *FP, "ti
 BATCHES = [1, 2, 4, 8]
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def write_csv(path, rows, columns=COLUMNS):
     with open(path, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")

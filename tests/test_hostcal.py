@@ -19,11 +19,6 @@ from nnprof.variants import FAMILIES, generate
 from nnprof.zoo import resolve
 
 
-@pytest.fixture(autouse=True)
-def _env(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def test_the_set_is_one_generated_network_per_zoo_family():
     assert sorted(f for f, _ in H.CAL_SET) == sorted(FAMILIES)
     for family, index in H.CAL_SET:

@@ -86,11 +86,6 @@ def tiny_checkpoint(path, epochs: int = 3) -> str:
     return str(path)
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
-
-
 @pytest.fixture
 def nets(tmp_path):
     return [tiny_net(tmp_path / f"net{i}.onnx", c, k, s) for i, (c, k, s) in enumerate(NETS)]
@@ -276,12 +271,6 @@ def test_describe_platform():
     assert P.describe_platform(vm) == "AMD EPYC (family 26 model 2), 2 threads, cpu, fp32, onnxruntime 1.2"
     assert P.describe_platform({"source": "synthetic"}) == "source=synthetic"
     assert P.describe_platform(None).startswith("unknown")
-
-
-@pytest.fixture
-def real_cache(tmp_path_factory, monkeypatch):
-    """One cache dir for the whole session, so each real model is exported only once."""
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "real-model-cache"))
 
 
 def test_real_model_counts_scale_with_batch(ckpt, real_cache):

@@ -9,11 +9,6 @@ from nnprof.errors import NNProfError
 from nnprof.zoo import ModelRef
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def test_natural_key_orders_digit_runs_by_value():
     names = ["resnet101", "resnet18", "resnet50", "ResNet34", "resnet152"]
     assert sorted(names, key=zoo.natural_key) == [

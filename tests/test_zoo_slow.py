@@ -57,10 +57,10 @@ def _one(name):
 
 
 @pytest.mark.slow
-def test_convert_and_features_over_the_zoo(tmp_path, monkeypatch):
+def test_convert_and_features_over_the_zoo(tmp_path):
     from nnprof import zoo
 
-    monkeypatch.setenv("NNPROF_CACHE_DIR", str(tmp_path / "cache"))
+    # NNPROF_CACHE_DIR is tmp_path / "cache" (conftest.py)
     assert len(MODELS) >= 60
     families = {zoo.family_of(m) for m in MODELS}
     assert None not in families and len(families) >= 40
