@@ -33,10 +33,10 @@ import re
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from nnprof import __version__
 from nnprof.errors import NNProfError
@@ -125,14 +125,15 @@ def new_file_mode() -> int:
     return 0o666 & ~mask
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same directory + os.replace (nothing half-written)."""
+def write_atomic(path: Path, write: Callable[[BinaryIO], Any]) -> None:
+    """`write(f)` into a temporary file in the same directory, then os.replace: nothing
+    half-written, no temporary file left on failure. The file gets the umask's usual mode."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -140,6 +141,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    write_atomic(path, lambda f: f.write(data))
 
 
 def check_writable(path: str | os.PathLike[str], create_dirs: bool = False) -> Path:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import random
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -438,26 +436,17 @@ def save_checkpoint(ckpt: dict[str, Any], path: str | Path) -> Path:
 
 
 def torch_save_atomic(obj: Any, path: str | Path) -> Path:
-    """torch.save to a temporary file in the same folder (created if missing), then
-    os.replace: nothing half-written. The file gets the umask's usual mode, not mkstemp's 0600."""
-    from nnprof.export import new_file_mode, write_error
+    """torch.save through export.write_atomic into `path` (its folder created if missing)."""
+    from nnprof.export import write_atomic, write_error
 
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise write_error(path, e) from None
-    os.close(fd)
-    try:
-        os.chmod(tmp, new_file_mode())
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
+        write_atomic(path, lambda f: torch.save(obj, f))
+    except (OSError, RuntimeError) as e:
         # a full disk, a vanished folder (torch's own writer says RuntimeError "... failed
         # writing file ..."): one line, nothing left behind
-        if isinstance(e, OSError) or (isinstance(e, RuntimeError) and "failed writing" in str(e)):
+        if isinstance(e, OSError) or "failed writing" in str(e):
             raise write_error(path, e) from None
         raise
     return path

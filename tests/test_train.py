@@ -412,7 +412,7 @@ def test_a_failed_checkpoint_write_is_one_line_and_leaves_nothing(tmp_path, monk
     out.write_bytes(b"old")  # what was there stays, untouched
 
     def full_disk(obj, f):
-        open(f, "wb").write(b"partial")
+        f.write(b"partial")  # torch.save gets the temporary file, open
         raise RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file data/0: file write failed")
 
     monkeypatch.setattr(T.torch, "save", full_disk)
