@@ -176,7 +176,7 @@ def checkpoint_path(path: str | Path | None = None) -> Path:
     p = Path(path).expanduser()
     if not p.is_file():
         bundled = bundled_checkpoints()
-        if str(path) in bundled and not p.exists():
+        if str(path) in bundled:  # a bundled name; only a file of that name would shadow it
             return bundled[str(path)]
         what = "is a directory, not a checkpoint file" if p.is_dir() else "not found"
         looks_like_a_name = bundled and p.suffix == "" and len(p.parts) == 1

@@ -356,9 +356,11 @@ def test_bundled_checkpoints_by_name(tmp_path, monkeypatch, ckpt):
     assert P.bundled_checkpoints() == {"default": d / "nnprof-latency.pt", "zen3": d / "nnprof-latency-zen3.pt"}
     assert P.checkpoint_path("zen3") == d / "nnprof-latency-zen3.pt"
     assert P.checkpoint_path("default") == d / "nnprof-latency.pt"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()  # a folder of that name cannot be meant: the bundled one
+    assert P.checkpoint_path("default") == d / "nnprof-latency.pt"
     local = tmp_path / "zen3"  # a file of that name wins over the bundled one
     shutil.copy(ckpt, local)
-    monkeypatch.chdir(tmp_path)
     assert P.checkpoint_path("zen3").resolve() == local
     net = tiny_net(tmp_path / "n.onnx")
     one_line_error(["predict", net, "-c", "zen9"], "checkpoint zen9 not found (bundled: default, zen3;")
