@@ -52,11 +52,14 @@ def env(tmp_path_factory):
         w.writerow(["arch_idx", "arch_str", *(f"{d}_latency_ms" for d in DEVICES)])
         for i, a in enumerate(CELLS):
             w.writerow([i, a, *(f"{v:.4f}" for v in rng.uniform(1, 10, len(DEVICES)))])
-    mp = pytest.MonkeyPatch()
-    mp.setenv("NNPROF_CACHE_DIR", str(root / "cache"))
-    ckpt = tiny_checkpoint(root / "tiny.pt")
-    yield {"data": root, "ckpt": ckpt}
-    mp.undo()
+    return {"data": root, "ckpt": tiny_checkpoint(root / "tiny.pt")}
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(env, monkeypatch):
+    """Replaces conftest's fresh cache per test: this module's tests share one, so each cell
+    is exported once."""
+    monkeypatch.setenv("NNPROF_CACHE_DIR", str(env["data"] / "cache"))
 
 
 def cfg(**kw) -> FS.FewshotConfig:
